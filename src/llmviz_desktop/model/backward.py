@@ -35,7 +35,7 @@ def _linear_back(dout, x, params: Params, prefix: str, grads: Params):
     grads[f"{prefix}.weight"] = x2.T @ d2  # [in, out]
     if f"{prefix}.bias" in params:
         grads[f"{prefix}.bias"] = d2.sum(axis=0)  # [out]
-    return dout @ W.T  # [..., in]
+    return (d2 @ W.T).reshape(*dout.shape[:-1], W.shape[0])  # [..., in]
 
 
 def backward(trace: Trace, params: Params, dlogits: np.ndarray) -> Params:

@@ -23,7 +23,8 @@ class GPTConfig:
     bias: bool = True  # biases in linear layers and layer norms (GPT-2 has them)
     tie_word_embeddings: bool = False  # lm_head shares wte's storage (GPT-2 does)
     vocab: tuple[str, ...] | None = None  # token strings for character vocabularies
-    task: dict[str, Any] | None = field(default=None, compare=False)  # e.g. {"name": "sort", "length": 6}
+    # what the model was trained for, e.g. {"name": "sort", "length": 6}
+    task: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for key in ("n_layer", "n_head", "n_embd", "vocab_size", "block_size"):
@@ -31,9 +32,7 @@ class GPTConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
         if self.n_embd % self.n_head:
-            raise ConfigError(
-                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"
-            )
+            raise ConfigError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         eps = self.layer_norm_epsilon
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not (0 < eps < 1):
             raise ConfigError(f"layer_norm_epsilon must be a number in (0, 1), got {eps!r}")
@@ -80,9 +79,7 @@ class GPTConfig:
             raise ConfigError("expected a JSON object at the top level")
         act = d.get("activation_function", "gelu_new")
         if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
-            raise ConfigError(
-                f"activation_function {act!r} is not supported (expected 'gelu_new')"
-            )
+            raise ConfigError(f"activation_function {act!r} is not supported (expected 'gelu_new')")
         if "model_type" in d and d["model_type"] != "gpt2":
             raise ConfigError(f"model_type {d['model_type']!r} is not a GPT-2 model")
         kwargs: dict[str, Any] = {"name": d.get("llmviz_name", name)}
@@ -107,9 +104,7 @@ class GPTConfig:
         kwargs.setdefault("tie_word_embeddings", True)
         if "vocab" in d:
             vocab = d["vocab"]
-            if not isinstance(vocab, list) or not all(
-                isinstance(t, str) and t for t in vocab
-            ):
+            if not isinstance(vocab, list) or not all(isinstance(t, str) and t for t in vocab):
                 raise ConfigError("vocab must be a list of non-empty strings")
             if len(set(vocab)) != len(vocab):
                 raise ConfigError("vocab has duplicate tokens")
@@ -169,6 +164,4 @@ def preset(name: str) -> GPTConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown preset {name!r} (choose from {', '.join(PRESETS)})"
-        ) from None
+        raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None

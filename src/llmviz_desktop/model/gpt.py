@@ -90,14 +90,14 @@ def _layer_norm(trace: Trace, prefix: str, x: np.ndarray, params: Params, eps: f
 
 
 def _linear(x: np.ndarray, params: Params, prefix: str) -> np.ndarray:
-    y = x @ params[f"{prefix}.weight"]  # [..., in] -> [..., out]
+    W = params[f"{prefix}.weight"]
+    # one 2-D GEMM: numpy would loop a small GEMM per leading index of a 3-D operand
+    y = (x.reshape(-1, W.shape[0]) @ W).reshape(*x.shape[:-1], W.shape[1])  # [..., out]
     bias = params.get(f"{prefix}.bias")
     return y if bias is None else y + bias
 
 
-def forward(
-    cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
-) -> Trace:
+def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32) -> Trace:
     """Run the model on tokens [B, T] (or [T]) and return the full trace."""
     tokens = np.asarray(tokens, dtype=np.int64)
     if tokens.ndim == 1:
@@ -177,7 +177,7 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.nd
     logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # [B, T, V]
     safe_t = np.where(counted, targets, 0)
     picked = np.take_along_axis(logp, safe_t[..., None], axis=-1)[..., 0]  # [B, T]
-    loss = float(-(picked * counted).sum() / n)
+    loss = float(-(picked * counted).sum() / n) + 0.0  # + 0.0 turns -0.0 into 0.0
     dlogits = np.exp(logp)  # softmax
     np.put_along_axis(
         dlogits, safe_t[..., None], np.take_along_axis(dlogits, safe_t[..., None], -1) - 1, -1

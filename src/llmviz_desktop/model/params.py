@@ -6,6 +6,7 @@ is applied as x @ W + b. c_attn packs q | k | v along its output axis.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,33 +43,36 @@ class ParamSpec:
 def param_specs(cfg: GPTConfig, include_tied: bool = False) -> list[ParamSpec]:
     """Every parameter tensor in checkpoint order. lm_head is listed only when untied
     (or when include_tied asks for it, to count the unembedding as its own matrix)."""
+    return list(iter_param_specs(cfg, include_tied))
+
+
+def iter_param_specs(cfg: GPTConfig, include_tied: bool = False) -> Iterator[ParamSpec]:
+    """param_specs lazily: a loader can stop at the first missing tensor even when a corrupt
+    config claims millions of layers."""
     C, V, P = cfg.n_embd, cfg.vocab_size, cfg.block_size
-    specs = [
-        ParamSpec("wte.weight", (V, C), "token_embedding", None, ("vocab", "C")),
-        ParamSpec("wpe.weight", (P, C), "position_embedding", None, ("T", "C")),
-    ]
+    yield ParamSpec("wte.weight", (V, C), "token_embedding", None, ("vocab", "C"))
+    yield ParamSpec("wpe.weight", (P, C), "position_embedding", None, ("T", "C"))
 
-    def ln(prefix: str, layer: int | None) -> None:
-        specs.append(ParamSpec(f"{prefix}.weight", (C,), "layer_norm", layer, ("C",)))
+    def ln(prefix: str, layer: int | None) -> Iterator[ParamSpec]:
+        yield ParamSpec(f"{prefix}.weight", (C,), "layer_norm", layer, ("C",))
         if cfg.bias:
-            specs.append(ParamSpec(f"{prefix}.bias", (C,), "layer_norm", layer, ("C",)))
+            yield ParamSpec(f"{prefix}.bias", (C,), "layer_norm", layer, ("C",))
 
-    def linear(prefix: str, n_in: int, n_out: int, kind: str, layer: int, axes) -> None:
-        specs.append(ParamSpec(f"{prefix}.weight", (n_in, n_out), kind, layer, axes))
+    def linear(prefix: str, n_in: int, n_out: int, kind: str, layer: int, axes):
+        yield ParamSpec(f"{prefix}.weight", (n_in, n_out), kind, layer, axes)
         if cfg.bias:
-            specs.append(ParamSpec(f"{prefix}.bias", (n_out,), "bias", layer, (axes[1],)))
+            yield ParamSpec(f"{prefix}.bias", (n_out,), "bias", layer, (axes[1],))
 
     for i in range(cfg.n_layer):
-        ln(f"h.{i}.ln_1", i)
-        linear(f"h.{i}.attn.c_attn", C, 3 * C, "attn_qkv", i, ("C", "3C"))
-        linear(f"h.{i}.attn.c_proj", C, C, "attn_out", i, ("C", "C"))
-        ln(f"h.{i}.ln_2", i)
-        linear(f"h.{i}.mlp.c_fc", C, 4 * C, "mlp_up", i, ("C", "4C"))
-        linear(f"h.{i}.mlp.c_proj", 4 * C, C, "mlp_down", i, ("4C", "C"))
-    ln("ln_f", None)
+        yield from ln(f"h.{i}.ln_1", i)
+        yield from linear(f"h.{i}.attn.c_attn", C, 3 * C, "attn_qkv", i, ("C", "3C"))
+        yield from linear(f"h.{i}.attn.c_proj", C, C, "attn_out", i, ("C", "C"))
+        yield from ln(f"h.{i}.ln_2", i)
+        yield from linear(f"h.{i}.mlp.c_fc", C, 4 * C, "mlp_up", i, ("C", "4C"))
+        yield from linear(f"h.{i}.mlp.c_proj", 4 * C, C, "mlp_down", i, ("4C", "C"))
+    yield from ln("ln_f", None)
     if include_tied or not cfg.tie_word_embeddings:
-        specs.append(ParamSpec("lm_head.weight", (V, C), "unembedding", None, ("vocab", "C")))
-    return specs
+        yield ParamSpec("lm_head.weight", (V, C), "unembedding", None, ("vocab", "C"))
 
 
 def init_params(cfg: GPTConfig, seed: int, dtype=np.float32) -> Params:

@@ -18,9 +18,7 @@ class CharTokenizer:
         bad = sorted({ch for ch in text if ch not in self._ids})
         if bad:
             shown = ", ".join(repr(ch) for ch in bad)
-            raise TokenizerError(
-                f"{shown} not in the vocabulary (allowed: {' '.join(self.vocab)})"
-            )
+            raise TokenizerError(f"{shown} not in the vocabulary (allowed: {' '.join(self.vocab)})")
         return np.array([self._ids[ch] for ch in text], dtype=np.int64)
 
     def decode(self, ids) -> str:

@@ -13,6 +13,7 @@ from .generate import generate
 from .gpt import cross_entropy, forward
 from .params import Params, init_params, param_specs
 from .tasks import all_inputs, sort_batch
+from .threads import single_blas_thread
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class Trainer:
 
     def __init__(self, cfg: GPTConfig, tcfg: TrainConfig, params: Params | None = None):
         self.cfg, self.tcfg = cfg, tcfg
-        self.params = params if params is not None else init_params(cfg, tcfg.seed)
+        # own writable float32 copies: loaded checkpoints are read-only memory maps
+        start = params if params is not None else init_params(cfg, tcfg.seed)
+        self.params = {k: np.array(v, dtype=np.float32) for k, v in start.items()}
         self.rng = np.random.default_rng(tcfg.seed + 1)
         self.m = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.v = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -50,6 +53,10 @@ class Trainer:
         self.last_update: Params = {}
 
     def step(self, lr: float | None = None) -> StepResult:
+        with single_blas_thread():
+            return self._step(lr)
+
+    def _step(self, lr: float | None) -> StepResult:
         t = self.tcfg
         lr = t.lr if lr is None else lr
         x, y = sort_batch(self.rng, t.batch_size)
@@ -82,5 +89,6 @@ class Trainer:
 def sort_accuracy(cfg: GPTConfig, params: Params) -> int:
     """How many of the 729 possible inputs greedy decoding sorts correctly."""
     inp = all_inputs()
-    out = generate(cfg, params, inp, inp.shape[1]).tokens
+    with single_blas_thread():
+        out = generate(cfg, params, inp, inp.shape[1]).tokens
     return int((out == np.sort(inp, axis=1)).all(axis=1).sum())

@@ -1,0 +1,265 @@
+"""The `llmviz` command: the desktop app and its subcommands (infer, train, params).
+
+Every user error is one line on stderr and exit code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage + error
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="llmviz",
+        description=(
+            "A working GPT in 3D: every weight and activation a visible cell. Without a "
+            "subcommand, opens the desktop app on the nano-sort model."
+        ),
+        epilog="Models: a preset (nano-sort, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3) or a "
+        "directory with config.json + model.safetensors in the Hugging Face GPT-2 layout. "
+        "Only nano-sort ships with weights; the others are render-only shells.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "infer",
+        help="run autoregressive generation and print the output",
+        description="Run the model on an input and generate tokens (greedy unless a "
+        "temperature > 0 is given). For nano-sort the output is the input sorted.",
+    )
+    p.add_argument("--input", required=True, help="input text, e.g. CBABBC (letters A, B, C)")
+    p.add_argument("--model", default="nano-sort", help="preset or checkpoint directory")
+    p.add_argument(
+        "--temperature",
+        type=_non_negative_float,
+        default=0.0,
+        help="0 (default) picks the most likely token; > 0 samples from softmax(logits / T)",
+    )
+    p.add_argument("--top-k", type=_positive_int, default=None, help="sample from the k best")
+    p.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=None,
+        help="tokens to generate (default: 6 for the sort task, else 1)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: input, output, logits (first forward pass: one row per "
+        "input position, one column per vocabulary entry) and steps (per generated token: "
+        "position in the sequence, probs it was chosen from, token)",
+    )
+
+    p = sub.add_parser(
+        "train",
+        help="train nano-sort and write checkpoints",
+        description="Train nano-sort from a seeded random initialisation with AdamW. Writes "
+        "DIR/step-NNNNNN/{config.json, model.safetensors} and DIR/metrics.jsonl (one JSON "
+        "object per step: step, loss, accuracy, lr; plus sorted = inputs of 729 sorted "
+        "correctly at each checkpoint). Ctrl-C keeps every checkpoint already written.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output directory (new or empty)")
+    p.add_argument("--steps", type=_positive_int, default=5000, help="optimiser steps (5000)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="sequences per step (64)")
+    p.add_argument("--lr", type=_positive_float, default=5e-4, help="learning rate (5e-4)")
+    p.add_argument("--seed", type=int, default=0, help="seed for init and data (0)")
+    p.add_argument(
+        "--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints"
+    )
+
+    p = sub.add_parser(
+        "params",
+        help="parameter counts per tensor kind, per block and in total",
+        description="Count parameters from the configuration: per tensor kind, per block and "
+        "in total, for the weight matrices alone and for everything.",
+    )
+    p.add_argument("--model", default="nano-sort", help="preset or checkpoint directory")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            return run_app(args)
+        return {"infer": cmd_infer, "train": cmd_train, "params": cmd_params}[args.command](args)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("llmviz: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> UsageError:
+    return UsageError(f"llmviz: {message}")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    raise _fail(
+        "the desktop window is not built yet; try `llmviz infer --input CBABBC` or `llmviz --help`"
+    )
+
+
+def _load(spec: str):
+    from .model.config import ConfigError
+    from .model.weights import WeightsError, resolve_model
+
+    try:
+        return resolve_model(spec)
+    except (WeightsError, ConfigError) as e:
+        raise _fail(str(e)) from None
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from .model.generate import generate
+    from .model.tokenizer import CharTokenizer, TokenizerError
+
+    cfg, params = _load(args.model)
+    if params is None:
+        raise _fail(f"{cfg.name} is a render-only preset without weights; pass --model DIR")
+    if cfg.vocab is None:
+        raise _fail(f"{args.model}: no character vocabulary in config.json; cannot tokenise")
+    if args.input == "":
+        raise _fail("--input is empty; give at least one token, e.g. CBABBC")
+    tok = CharTokenizer(cfg.vocab)
+    try:
+        ids = tok.encode(args.input)
+    except TokenizerError as e:
+        raise _fail(f"--input {args.input!r}: {e}") from None
+    task_len = (cfg.task or {}).get("length")
+    n_new = args.max_new_tokens or task_len or 1
+    room = cfg.block_size - n_new + 1
+    if len(ids) > room:
+        raise _fail(
+            f"--input has {len(ids)} tokens but {cfg.name}'s context of {cfg.block_size} "
+            f"allows at most {room} with {n_new} new tokens"
+        )
+    if args.top_k is not None and args.top_k > cfg.vocab_size:
+        raise _fail(f"--top-k {args.top_k} exceeds the vocabulary of {cfg.vocab_size}")
+    gen = generate(cfg, params, ids, n_new, args.temperature, args.top_k, args.seed)
+    output = tok.decode(gen.tokens[0])
+    if args.json:
+        report = {
+            "input": args.input,
+            "output": output,
+            "logits": gen.first.logits[0].astype(float).tolist(),
+            "steps": [
+                {
+                    "position": s.position,
+                    "probs": s.probs[0].astype(float).tolist(),
+                    "token": tok.decode([s.token[0]]),
+                }
+                for s in gen.steps
+            ],
+        }
+        print(json.dumps(report))
+    else:
+        print(output)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train_cli import run_training
+
+    return run_training(args, _fail)
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from .model.counts import count_params
+
+    cfg, _ = _load(args.model)
+    counts = count_params(cfg)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": cfg.name,
+                    "kinds": [
+                        {
+                            "kind": k.kind,
+                            "title": k.title,
+                            "per_layer": k.per_layer,
+                            "total": k.total,
+                            "matrix": k.is_matrix,
+                        }
+                        for k in counts.kinds
+                    ],
+                    "block_matrices": counts.block_matrices,
+                    "block_total": counts.block_total,
+                    "n_layer": cfg.n_layer,
+                    "matrices_total": counts.matrices_total,
+                    "total": counts.total,
+                    "tied_embeddings": counts.tied,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{cfg.name}: {cfg.n_layer} layers, {cfg.n_head} heads, n_embd {cfg.n_embd}, "
+        f"vocabulary {cfg.vocab_size}, context {cfg.block_size}"
+    )
+    w = 28
+    print(f"\n{'tensor kind':<{w}} {'per block':>16} {'whole model':>18}")
+    for section, is_matrix in (("weight matrices", True), ("everything else", False)):
+        print(f"-- {section}")
+        for k in counts.kinds:
+            if k.is_matrix != is_matrix:
+                continue
+            title = k.title + (" — tied to wte" if k.kind == "unembedding" and counts.tied else "")
+            per = f"{k.per_layer:,}" if k.per_layer else "—"
+            print(f"  {title:<{w - 2}} {per:>16} {k.total:>18,}")
+    print(f"\n{'one block, matrices only':<{w}} {counts.block_matrices:>16,}")
+    print(f"{'one block, everything':<{w}} {counts.block_total:>16,}   (x {cfg.n_layer} blocks)")
+    print(f"{'total, matrices only':<{w}} {'':>16} {counts.matrices_total:>18,}")
+    print(f"{'total, everything':<{w}} {'':>16} {counts.total:>18,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Shared test setup.
+
+Project convention: every test runs with numpy floating-point errors raised, so that an
+overflow, a 0/0, an inf - inf or an underflow anywhere in the model code fails the test instead
+of silently producing inf/nan/denormals. exp(-inf) = 0 is exact and raises nothing, so the
+causal mask's -inf scores are fine under this setting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _raise_on_floating_point_errors():
+    with np.errstate(all="raise"):
+        yield
