@@ -77,15 +77,22 @@ def verdict(ratio: float, target: float) -> str:
     return "PASS" if ratio <= target else "MISS"
 
 
-def time_calls(fn: Callable[[], object], n: int, warmup: int) -> list[float]:
-    """Seconds per call for n calls after warmup calls."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
+def time_interleaved(
+    fns: list[Callable[[], object]], n: int, warmup: int, rounds: int
+) -> list[list[float]]:
+    """Seconds per call of each fn, n calls each, run in `rounds` alternating blocks so that
+    a change in background load hits every contender alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    out: list[list[float]] = [[] for _ in fns]
+    for r in range(rounds):
+        per_block = n // rounds + (1 if r < n % rounds else 0)
+        for fn, times in zip(fns, out, strict=True):
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
     return out
 
 
@@ -110,6 +117,34 @@ def openblas_threads() -> str:
             if fn is not None:
                 return str(fn())
     return "?"
+
+
+def blas_threads_inside_trainer() -> tuple[str, str]:
+    """OpenBLAS threads seen inside Trainer.step's forward and inside sort_accuracy's
+    decoding (src may limit them); found by briefly wrapping the functions train.py calls."""
+    import llmviz_desktop.model.train as train_mod
+
+    seen: dict[str, str] = {}
+
+    def spy(name: str, fn: Callable) -> Callable:
+        def wrapped(*args, **kwargs):
+            seen.setdefault(name, openblas_threads())
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    saved = {k: getattr(train_mod, k) for k in ("forward", "generate")}
+    try:
+        for k, fn in saved.items():
+            setattr(train_mod, k, spy(k, fn))
+        cfg = preset("nano-sort")
+        tr = Trainer(cfg, TrainConfig(seed=0))
+        tr.step()
+        sort_accuracy(cfg, tr.params)
+    finally:
+        for k, fn in saved.items():
+            setattr(train_mod, k, fn)
+    return seen.get("forward", "?"), seen.get("generate", "?")
 
 
 def ms(seconds: float) -> str:
@@ -144,14 +179,20 @@ def bench_trace(quick: bool) -> float:
                 diff = float(np.abs(got - ref).max())
                 check_rows.append([label, attn, f"{diff:.2e}", f"{float(np.abs(ref).max()):.3f}"])
 
-        t_np = statistics.median(time_calls(lambda: forward(cfg, params, tokens), n, warm))
-        with torch.inference_mode():
-            t_sdpa = statistics.median(
-                time_calls(lambda: gpt_forward(cfg, tp, tt, "sdpa", with_probs=True), n, warm)
-            )
-            t_man = statistics.median(
-                time_calls(lambda: gpt_forward(cfg, tp, tt, "manual", with_probs=True), n, warm)
-            )
+        def run_np() -> object:
+            return forward(cfg, params, tokens)
+
+        def run_sdpa() -> object:
+            with torch.inference_mode():
+                return gpt_forward(cfg, tp, tt, "sdpa", with_probs=True)
+
+        def run_manual() -> object:
+            with torch.inference_mode():
+                return gpt_forward(cfg, tp, tt, "manual", with_probs=True)
+
+        times = time_interleaved([run_np, run_sdpa, run_manual], n, warm, rounds=min(n, 10))
+        t_np, t_sdpa, t_man = (statistics.median(t) for t in times)
+        m_np, m_sdpa, _ = (min(t) for t in times)
         ratio = t_np / t_sdpa
         is_gpt2 = cfg.name == "gpt2"
         if is_gpt2:
@@ -163,6 +204,7 @@ def bench_trace(quick: bool) -> float:
                 ms(t_np),
                 ms(t_sdpa),
                 ms(t_man),
+                f"{m_np / m_sdpa:.2f}x",
                 f"{ratio:.2f}x",
                 f"<= {TARGET_TRACE}x" if is_gpt2 else "-",
                 verdict(ratio, TARGET_TRACE) if is_gpt2 else "-",
@@ -176,8 +218,8 @@ def bench_trace(quick: bool) -> float:
         check_rows,
     )
     table(
-        "1b. Trace / forward time, median ms per call (torch under inference_mode, "
-        "both also compute softmax(logits))",
+        "1b. Trace / forward time, median ms per call, calls interleaved (torch under "
+        "inference_mode; both compute softmax(logits) too, as the Trace holds it)",
         [
             "model",
             "runs",
@@ -185,6 +227,7 @@ def bench_trace(quick: bool) -> float:
             "torch ms",
             "torch manual-attn ms",
             "numpy/torch",
+            "(min/min)",
             "target",
             "status",
         ],
@@ -215,13 +258,16 @@ def bench_steps(quick: bool) -> None:
         + [["max |param diff| after 10 steps", "", "", f"{pdiff:.1e}"]],
     )
 
-    n, warm = (50, 5) if quick else (300, 20)
+    n, warm = (60, 5) if quick else (300, 20)
     np_tr, t_tr = Trainer(cfg, tcfg), TorchTrainer(cfg, tcfg)
-    t_np = time_calls(np_tr.step, n, warm)
-    t_t = time_calls(t_tr.step, n, warm)
-    ne = 2 if quick else 5
-    e_np = time_calls(lambda: sort_accuracy(cfg, np_tr.params), ne, 1)
-    e_t = time_calls(lambda: torch_sort_accuracy(cfg, t_tr.params), ne, 1)
+    t_np, t_t = time_interleaved([np_tr.step, t_tr.step], n, warm, rounds=10)
+    ne = 3 if quick else 6
+    e_np, e_t = time_interleaved(
+        [lambda: sort_accuracy(cfg, np_tr.params), lambda: torch_sort_accuracy(cfg, t_tr.params)],
+        ne,
+        1,
+        rounds=ne,
+    )
 
     rows = []
     for label, tn, tt in (("train step (B=64)", t_np, t_t), ("eval 729 greedy", e_np, e_t)):
@@ -235,11 +281,21 @@ def bench_steps(quick: bool) -> None:
                 f"{1 / mn:.1f}",
                 f"{1 / mt:.1f}",
                 f"{mn / mt:.2f}x",
+                f"{min(tn) / min(tt):.2f}x",
             ]
         )
     table(
-        "2b. nano-sort training throughput (median per call)",
-        ["what", "runs", "numpy ms", "torch ms", "numpy /s", "torch /s", "numpy/torch"],
+        "2b. nano-sort training throughput (median per call, calls interleaved)",
+        [
+            "what",
+            "runs",
+            "numpy ms",
+            "torch ms",
+            "numpy /s",
+            "torch /s",
+            "numpy/torch",
+            "(min/min)",
+        ],
         rows,
     )
 
@@ -372,10 +428,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", help="seeds for part 3 (default 0 1 2)")
     ap.add_argument("--max-steps", type=int, default=2000, help="step cap for part 3")
     ap.add_argument("--profile", action="store_true", help="also cProfile the numpy trainer")
+    ap.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads (default: cores)"
+    )
     args = ap.parse_args()
 
     cores = os.cpu_count() or 1
-    torch.set_num_threads(cores)
+    torch.set_num_threads(args.torch_threads or cores)
+    in_step, in_eval = blas_threads_inside_trainer()
+    load0 = os.getloadavg()
     seeds = args.seeds if args.seeds else ([0] if args.quick else [0, 1, 2])
 
     table(
@@ -386,12 +447,18 @@ def main() -> None:
             ["numpy", np.__version__],
             ["torch", torch.__version__],
             ["cpu cores (os.cpu_count)", str(cores)],
-            ["numpy OpenBLAS threads", openblas_threads()],
+            ["numpy OpenBLAS threads (default)", openblas_threads()],
+            ["  ... inside Trainer.step", in_step],
+            ["  ... inside sort_accuracy", in_eval],
             ["torch intra-op threads", str(torch.get_num_threads())],
             ["torch inter-op threads", str(torch.get_num_interop_threads())],
+            ["load average 1/5/15 min at start", " ".join(f"{x:.2f}" for x in load0)],
             ["mode", "quick" if args.quick else "full"],
         ],
     )
+    if load0[0] > 0.5:
+        print(f"WARNING: the machine is already busy (1-min load {load0[0]:.2f} on {cores} cores);")
+        print("         timings are noisy. Calls are interleaved so both sides see the same load.")
 
     trace_ratio = bench_trace(args.quick)
     bench_steps(args.quick)
@@ -415,6 +482,8 @@ def main() -> None:
             ],
         ],
     )
+    load1 = os.getloadavg()
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in load1)}")
     if args.profile:
         profile_numpy(args.quick)
 

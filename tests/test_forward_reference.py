@@ -382,3 +382,12 @@ def test_batch_rows_are_independent(case):
                 np.testing.assert_allclose(
                     alone[name][0], full[name][b], rtol=1e-12, atol=1e-12, err_msg=name
                 )
+
+
+def test_extreme_logit_gaps_underflow_quietly_under_raise():
+    """exp underflowing to 0 is intended: confident models must not trip np.seterr('raise')."""
+    from llmviz_desktop.model.gpt import cross_entropy, softmax
+
+    loss, dlogits = cross_entropy(np.array([[[0.0, -90.0, 1.0]]], np.float32), np.array([[0]]))
+    assert np.isfinite(loss) and np.isfinite(dlogits).all()
+    np.testing.assert_array_equal(softmax(np.array([0.0, -800.0])), [1.0, 0.0])

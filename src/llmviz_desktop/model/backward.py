@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gpt import GELU_A, GELU_B, Trace
+from .gpt import _UNDERFLOW_OK, GELU_A, GELU_B, Trace
 from .params import Params, lm_head
 
 
@@ -38,6 +38,7 @@ def _linear_back(dout, x, params: Params, prefix: str, grads: Params):
     return (d2 @ W.T).reshape(*dout.shape[:-1], W.shape[0])  # [..., in]
 
 
+@_UNDERFLOW_OK
 def backward(trace: Trace, params: Params, dlogits: np.ndarray) -> Params:
     cfg = trace.config
     dtype = dlogits.dtype

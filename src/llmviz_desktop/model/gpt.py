@@ -17,6 +17,8 @@ from .params import Params, lm_head
 # Python floats, not numpy scalars: under NEP 50 a np.float64 scalar would upcast float32.
 GELU_A = float(np.sqrt(2.0 / np.pi))
 GELU_B = 0.044715
+# exp of a very negative number underflowing to 0 is the intended result, never an error
+_UNDERFLOW_OK = np.errstate(under="ignore")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def _linear(x: np.ndarray, params: Params, prefix: str) -> np.ndarray:
     return y if bias is None else y + bias
 
 
+@_UNDERFLOW_OK
 def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32) -> Trace:
     """Run the model on tokens [B, T] (or [T]) and return the full trace."""
     tokens = np.asarray(tokens, dtype=np.int64)
@@ -161,11 +164,13 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
     return tr
 
 
+@_UNDERFLOW_OK
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
+@_UNDERFLOW_OK
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy over positions whose target is >= 0 (-1 = not counted).
 
