@@ -1,0 +1,133 @@
+#version 330 core
+// One instance per tensor: a slab of rows x cols cells. The fragment shader finds the cell under
+// each pixel and reads its value from the value atlas (texelFetch), so cost scales with pixels,
+// not cells. Shells (no values) get a procedural texture instead.
+#include "common.glsl"
+
+#if defined VERTEX_SHADER
+in vec3 in_pos;      // unit cube corner, 0..1
+in vec3 in_normal;
+in vec3 in_origin;   // per instance: min corner
+in vec3 in_size;
+in vec2 in_cells;    // cols, rows
+in vec2 in_tex;      // atlas texel of cell (0, 0); x < 0: no values
+in vec4 in_style;    // kind, alpha, 1 / max|value|, heads merged
+
+out vec3 v_local;
+flat out vec3 v_normal;
+flat out vec2 v_cells;
+flat out vec2 v_tex;
+flat out vec4 v_style;
+flat out int v_box;
+
+void main() {
+    vec3 world = in_origin + in_pos * in_size;
+    gl_Position = u_view_proj * vec4(world, 1.0);
+    v_local = in_pos;
+    v_normal = in_normal;
+    v_cells = in_cells;
+    v_tex = in_tex;
+    v_style = in_style;
+    v_box = gl_InstanceID;
+}
+
+#elif defined FRAGMENT_SHADER
+uniform sampler2D u_values;
+
+in vec3 v_local;
+flat in vec3 v_normal;
+flat in vec2 v_cells;
+flat in vec2 v_tex;
+flat in vec4 v_style;
+flat in int v_box;
+out vec4 f_color;
+
+const vec3 ZERO = vec3(0.135, 0.145, 0.175);
+const vec3 GRID = vec3(0.035, 0.04, 0.05);
+// positive / negative ends of each kind's diverging ramp: weights blue, intermediates green,
+// aggregates yellow, tokens grey
+const vec3 POS[4] = vec3[4](vec3(0.30, 0.66, 1.00), vec3(0.36, 0.90, 0.46),
+                            vec3(1.00, 0.84, 0.26), vec3(0.88, 0.90, 0.95));
+const vec3 NEG[4] = vec3[4](vec3(0.66, 0.38, 0.98), vec3(0.08, 0.60, 0.66),
+                            vec3(1.00, 0.50, 0.16), vec3(0.40, 0.42, 0.48));
+
+float hash(vec2 p) {
+    return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453);
+}
+
+float value_at(vec2 cell) {
+    ivec2 c = clamp(ivec2(floor(cell)), ivec2(0), ivec2(v_cells) - 1);
+    return texelFetch(u_values, ivec2(v_tex) + c, 0).r;
+}
+
+// normalised value in [-1, 1] (linear or symmetric-log)
+float normalise(float v) {
+    float n = clamp(v * v_style.z, -1.0, 1.0);
+    if (u_color.x > 0.5) {
+        float l = max(u_color.y, 1e-6);
+        n = sign(n) * log(1.0 + abs(n) / l) / log(1.0 + 1.0 / l);
+    }
+    return n;
+}
+
+vec3 ramp(float n, int kind) {
+    float m = pow(abs(n), 0.75);
+    return n >= 0.0 ? mix(ZERO, POS[kind], m) : mix(ZERO, NEG[kind], m);
+}
+
+void main() {
+    int kind = int(v_style.x + 0.5);
+    vec2 cell = vec2(v_local.x * v_cells.x, (1.0 - v_local.y) * v_cells.y);
+    vec2 fw = max(fwidth(cell), vec2(1e-6));  // cells per pixel
+    float footprint = max(fw.x, fw.y);
+    bool face = abs(v_normal.z) > 0.5;  // front/back faces carry the cell grid
+
+    vec3 col;
+    bool masked = false;
+    if (v_tex.x < 0.0) {
+        // render-only shell: a procedural texture that fades to its mean when cells shrink
+        float n = (hash(floor(cell)) - 0.5) * 1.2;
+        col = mix(ramp(n, kind), mix(ZERO, POS[kind], 0.32), smoothstep(0.3, 1.0, footprint));
+    } else if (footprint <= 1.0) {
+        float v = value_at(cell);
+        masked = isinf(v);
+        col = masked ? vec3(0.07, 0.075, 0.09) : ramp(normalise(v), kind);
+    } else {
+        // several cells under one pixel: average a 3x3 footprint so nothing shimmers
+        vec3 acc = vec3(0.0);
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                float v = value_at(cell + (vec2(i, j) / 2.0 - 0.5) * fw);
+                acc += isinf(v) ? vec3(0.07, 0.075, 0.09) : ramp(normalise(v), kind);
+            }
+        }
+        col = acc / 9.0;
+    }
+    if (masked) {  // causal mask: hatched
+        float h = fract((cell.x + cell.y) * 2.0);
+        col += (h < 0.5 ? 0.025 : 0.0);
+    }
+
+    if (face) {
+        // cell gridlines, anti-aliased with fwidth, faded out before they turn into moire
+        vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
+        float line = 1.0 - clamp(min(d.x, d.y) - 0.35, 0.0, 1.0);
+        float fade = 1.0 - smoothstep(0.08, 0.25, footprint);
+        col = mix(col, GRID, line * fade * u_color.z * 0.85);
+        // head separators in boxes that stand for several heads
+        if (v_style.w > 1.5) {
+            float period = v_cells.x / v_style.w;
+            float dh = abs(fract(cell.x / period + 0.5) - 0.5) * period / fw.x;
+            col = mix(col, GRID, 1.0 - clamp(dh - 1.0, 0.0, 1.0));
+        }
+        // outline: the box edge stays visible at every zoom
+        vec2 e = min(v_local.xy, 1.0 - v_local.xy) / max(fwidth(v_local.xy), vec2(1e-7));
+        float edge = 1.0 - clamp(min(e.x, e.y) - 0.5, 0.0, 1.0);
+        col = mix(col, mix(POS[kind], vec3(1.0), 0.25), edge * 0.55);
+    }
+    // simple fixed lighting so the slabs read as 3D
+    float shade = face ? (v_normal.z > 0.0 ? 1.0 : 0.72) : (abs(v_normal.y) > 0.5 ? 0.62 : 0.5);
+    if (!face) col = mix(ZERO, POS[kind], 0.45);
+    f_color = vec4(col * shade, v_style.y);
+}
+#endif

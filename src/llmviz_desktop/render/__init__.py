@@ -1,0 +1,1 @@
+"""Everything that touches OpenGL (moderngl) lives in this package."""

@@ -1,0 +1,35 @@
+"""An offscreen framebuffer to render into and read back (headless rendering, tests, video)."""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+
+
+class Offscreen:
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, samples: int = 0):
+        self.ctx, self.width, self.height = ctx, width, height
+        self.color = ctx.renderbuffer((width, height), 4, samples=samples)
+        self.depth = ctx.depth_renderbuffer((width, height), samples=samples)
+        self.fbo = ctx.framebuffer([self.color], self.depth)
+        self._resolve = None
+        if samples:
+            self._resolve_rb = ctx.renderbuffer((width, height), 4)
+            self._resolve = ctx.framebuffer([self._resolve_rb])
+
+    def use(self) -> None:
+        self.fbo.use()
+
+    def read(self) -> np.ndarray:
+        """RGBA uint8 [height, width, 4], top row first (GL's origin is bottom-left)."""
+        src = self.fbo
+        if self._resolve is not None:
+            self.ctx.copy_framebuffer(self._resolve, self.fbo)
+            src = self._resolve
+        data = src.read(components=4, alignment=1)
+        return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 4)[::-1].copy()
+
+    def release(self) -> None:
+        for obj in (self.fbo, self.color, self.depth, self._resolve, getattr(self, "_resolve_rb", None)):
+            if obj is not None:
+                obj.release()

@@ -1,0 +1,143 @@
+"""Draws a layout Scene: all tensor boxes in one instanced draw, values from one float atlas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from ..camera import Camera
+from .programs import load_program
+from .ubo import (
+    BOX_INSTANCE,
+    BOX_INSTANCE_ATTRS,
+    BOX_INSTANCE_FORMAT,
+    GLOBALS_BINDING,
+    GLOBALS_SIZE,
+    pack_globals,
+)
+from .value_atlas import pack
+
+KIND_CODE = {"weight": 0, "intermediate": 1, "aggregate": 2, "token": 3}
+BACKGROUND = (0.035, 0.043, 0.06, 1.0)
+
+
+@dataclass
+class ColorSettings:
+    symlog: bool = False  # symmetric-log instead of linear value -> colour
+    symlog_range: float = 0.02  # fraction of the range that stays linear around zero
+    grid: float = 1.0  # gridline strength
+
+
+def _cube() -> np.ndarray:
+    """36 vertices (position 0..1, normal) of a unit cube, counter-clockwise outside."""
+    faces = [  # normal, then the 4 corners in CCW order seen from outside
+        ((0, 0, 1), [(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 1, 1)]),
+        ((0, 0, -1), [(1, 0, 0), (0, 0, 0), (0, 1, 0), (1, 1, 0)]),
+        ((1, 0, 0), [(1, 0, 1), (1, 0, 0), (1, 1, 0), (1, 1, 1)]),
+        ((-1, 0, 0), [(0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 1, 0)]),
+        ((0, 1, 0), [(0, 1, 1), (1, 1, 1), (1, 1, 0), (0, 1, 0)]),
+        ((0, -1, 0), [(0, 0, 0), (1, 0, 0), (1, 0, 1), (0, 0, 1)]),
+    ]
+    verts = []
+    for normal, c in faces:
+        for idx in (0, 1, 2, 0, 2, 3):
+            verts.append((*c[idx], *normal))
+    return np.array(verts, np.float32)
+
+
+def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
+    """Per-instance data for every box of a layout scene (pure numpy, testable)."""
+    inst = np.zeros(len(scene.boxes), BOX_INSTANCE)
+    for i, box in enumerate(scene.boxes):
+        ox, oy, oz = box.origin
+        w, h, d = box.size
+        inst[i]["origin"] = (ox, oy - h, oz - d)  # layout origin is the top-left-front corner
+        inst[i]["size"] = (w, h, d)
+        inst[i]["cells"] = (box.cols, box.rows)
+        pos = atlas_positions[i] if atlas_positions is not None else None
+        inst[i]["tex"] = pos if pos is not None else (-1.0, -1.0)
+        norm = normalisers[i] if normalisers is not None else 1.0
+        inst[i]["style"] = (KIND_CODE[box.kind], 1.0, norm, max(box.heads_merged, 1))
+    return inst
+
+
+def normaliser(m: np.ndarray) -> float:
+    finite = np.abs(m[np.isfinite(m)])
+    peak = float(finite.max()) if finite.size else 0.0
+    return 1.0 / peak if peak > 0 else 1.0
+
+
+class SceneRenderer:
+    def __init__(self, ctx: moderngl.Context):
+        self.ctx = ctx
+        self.program = load_program(ctx, "tensor_boxes")
+        self.program["Globals"].binding = GLOBALS_BINDING
+        self.program["u_values"].value = 0
+        self.ubo = ctx.buffer(reserve=GLOBALS_SIZE)
+        self.cube = ctx.buffer(_cube().tobytes())
+        self.instances: moderngl.Buffer | None = None
+        self.vao: moderngl.VertexArray | None = None
+        self.atlas: moderngl.Texture | None = None
+        self.scene = None
+        self.radius = 1.0
+        self.count = 0
+
+    def set_scene(self, scene, trace=None, params=None) -> None:
+        """Upload a scene's boxes and (when a trace is given) every drawn value."""
+        matrices = [
+            box.source.matrix(trace, params) if (trace is not None and box.source) else None
+            for box in scene.boxes
+        ]
+        atlas, positions = pack(matrices)
+        norms = [normaliser(m) if m is not None else 1.0 for m in matrices]
+        inst = box_instances(scene, positions, norms)
+        self._release_scene()
+        self.atlas = self.ctx.texture((atlas.shape[1], atlas.shape[0]), 1, atlas.tobytes(), dtype="f4")
+        self.atlas.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.instances = self.ctx.buffer(inst.tobytes())
+        self.vao = self.ctx.vertex_array(
+            self.program,
+            [
+                (self.cube, "3f 3f", "in_pos", "in_normal"),
+                (self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS),
+            ],
+        )
+        self.scene, self.count = scene, len(inst)
+        lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
+        self.radius = float(np.linalg.norm(hi - lo) / 2)
+
+    def draw(self, camera: Camera, width: int, height: int, colors: ColorSettings) -> None:
+        if self.vao is None:
+            return
+        vp = camera.view_projection(width, height, self.radius)
+        self.ubo.write(
+            pack_globals(
+                vp,
+                camera.eye(),
+                camera.world_per_pixel(height, 1.0),
+                width,
+                height,
+                colors.symlog,
+                colors.symlog_range,
+                colors.grid,
+            )
+        )
+        self.ubo.bind_to_uniform_block(GLOBALS_BINDING)
+        self.atlas.use(0)
+        self.ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+        self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        self.vao.render(moderngl.TRIANGLES, instances=self.count)
+        self.ctx.disable(moderngl.CULL_FACE)
+
+    def _release_scene(self) -> None:
+        for obj in (self.vao, self.instances, self.atlas):
+            if obj is not None:
+                obj.release()
+        self.vao = self.instances = self.atlas = None
+
+    def release(self) -> None:
+        self._release_scene()
+        for obj in (self.ubo, self.cube, self.program):
+            obj.release()

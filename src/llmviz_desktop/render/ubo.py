@@ -1,0 +1,61 @@
+"""Uniform blocks, each defined once here as a numpy std140 dtype (the GLSL twin is in
+shaders/common.glsl). std140: vec4 and mat4 columns align to 16 bytes; a mat4 is stored as four
+column vectors, so a (mathematical) matrix M is written as M.T in row-major numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+GLOBALS_BINDING = 0
+
+GLOBALS = np.dtype(
+    [
+        ("view_proj", "<f4", (4, 4)),  # mat4: clip = view_proj * world
+        ("eye", "<f4", 4),  # xyz: camera position; w: world units per pixel at distance 1
+        ("viewport", "<f4", 4),  # width, height, 1/width, 1/height in pixels
+        ("color", "<f4", 4),  # x: scale (0 linear, 1 symlog); y: symlog linear range;
+        #                      z: gridline strength 0..1; w: time in seconds
+        ("highlight", "<f4", 4),  # x: box index (-1 none), y: row, z: col, w: unused
+    ]
+)
+
+# Expected std140 byte offsets, written out by hand from the rules (checked by the tests
+# against both this dtype and the GL driver's own layout of the block).
+GLOBALS_OFFSETS = {"view_proj": 0, "eye": 64, "viewport": 80, "color": 96, "highlight": 112}
+GLOBALS_SIZE = 128
+
+
+def pack_globals(
+    view_proj: np.ndarray,
+    eye: np.ndarray,
+    world_per_pixel: float,
+    width: int,
+    height: int,
+    symlog: bool = False,
+    symlog_range: float = 0.02,
+    grid: float = 1.0,
+    time: float = 0.0,
+    highlight: tuple[float, float, float] = (-1.0, -1.0, -1.0),
+) -> bytes:
+    g = np.zeros((), GLOBALS)
+    g["view_proj"] = np.asarray(view_proj, np.float32).T  # column-major for GLSL
+    g["eye"] = (*np.asarray(eye, np.float32)[:3], world_per_pixel)
+    g["viewport"] = (width, height, 1.0 / max(width, 1), 1.0 / max(height, 1))
+    g["color"] = (1.0 if symlog else 0.0, symlog_range, grid, time)
+    g["highlight"] = (*highlight, 0.0)
+    return g.tobytes()
+
+
+# Per-instance attributes of the tensor-box draw (a vertex buffer, not a uniform block).
+BOX_INSTANCE = np.dtype(
+    [
+        ("origin", "<f4", 3),  # min corner (x, y, z) in world units
+        ("size", "<f4", 3),  # extent (w, h, d)
+        ("cells", "<f4", 2),  # cols, rows
+        ("tex", "<f4", 2),  # atlas texel of cell (0, 0); x < 0 means no values (shell)
+        ("style", "<f4", 4),  # kind (0 weight, 1 intermediate, 2 aggregate, 3 token),
+        #                       alpha, 1 / max|value| (normaliser), heads merged
+    ]
+)
+BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f/i"
+BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style")
