@@ -51,7 +51,7 @@ def gpt_forward(
     idx: torch.Tensor,
     attention: str = "sdpa",
     with_probs: bool = False,
-) -> torch.Tensor:
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """logits [B, T, V] for token ids idx [B, T] (or probs too when with_probs).
 
     attention="sdpa" uses F.scaled_dot_product_attention(is_causal=True) (what a plain

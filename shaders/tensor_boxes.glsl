@@ -21,7 +21,12 @@ flat out vec4 v_style;
 flat out int v_box;
 
 void main() {
-    vec3 world = in_origin + in_pos * in_size;
+    // keep every box at least ~1.5 px on screen: far-away or very thin tensors would
+    // otherwise fall between pixels and the model would break up into dots
+    vec3 centre = in_origin + 0.5 * in_size;
+    float px = u_eye.w * max(distance(u_eye.xyz, centre), 1e-3);
+    vec3 size = max(in_size, vec3(1.5 * px));
+    vec3 world = centre + (in_pos - 0.5) * size;
     gl_Position = u_view_proj * vec4(world, 1.0);
     v_local = in_pos;
     v_normal = in_normal;

@@ -110,8 +110,8 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment):
     assert_usage_error(llmviz(*args), fragment)
 
 
-def test_app_placeholder_exits_2():
-    assert_usage_error(llmviz(), "llmviz")
+def test_app_with_a_missing_model_exits_2_before_opening_a_window():
+    assert_usage_error(llmviz("--model", "/no/such/model"), "/no/such/model")
 
 
 def test_params_json_matches_published_gpt3_figures():

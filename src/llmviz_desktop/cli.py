@@ -50,6 +50,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _size(text: str) -> tuple[int, int]:
+    from .render_cli import parse_size
+
+    return parse_size(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="llmviz",
@@ -60,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Models: a preset (nano-sort, gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt3) or a "
         "directory with config.json + model.safetensors in the Hugging Face GPT-2 layout. "
         "Only nano-sort ships with weights; the others are render-only shells.",
+    )
+    parser.add_argument(
+        "--model", default="nano-sort", help="model to open in the app (preset or directory)"
+    )
+    parser.add_argument(
+        "--window", default="glfw", help="window backend for the app: glfw (default) or pyglet"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -111,6 +123,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "render",
+        help="render the scene headless (EGL, no display) to a PNG",
+        description="Draw exactly what the window shows into a PNG through an offscreen EGL "
+        "context; no display is needed.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    p.add_argument("--model", default="nano-sort", help="preset or checkpoint directory")
+    p.add_argument("--input", default="CBABBC", help="input text for models with weights")
+    p.add_argument(
+        "--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT in pixels (1280x720)"
+    )
+    p.add_argument(
+        "--camera",
+        default="overview",
+        help="a preset (overview, front, top-layer, output) or a JSON object with target "
+        "[x, y, z], distance, yaw, pitch (degrees), fov",
+    )
+    p.add_argument("--frames", type=_positive_int, default=1, help="frames to draw (timing)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write JSON: camera, visible tensors, frame-time statistics",
+    )
+    p.add_argument("--help-overlay", action="store_true", help="draw the controls overlay")
+
+    p = sub.add_parser(
         "params",
         help="parameter counts per tensor kind, per block and in total",
         description="Count parameters from the configuration: per tensor kind, per block and "
@@ -126,7 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return run_app(args)
-        return {"infer": cmd_infer, "train": cmd_train, "params": cmd_params}[args.command](args)
+        commands = {
+            "infer": cmd_infer,
+            "train": cmd_train,
+            "params": cmd_params,
+            "render": cmd_render,
+        }
+        return commands[args.command](args)
     except UsageError as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
@@ -140,9 +185,23 @@ def _fail(message: str) -> UsageError:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    raise _fail(
-        "the desktop window is not built yet; try `llmviz infer --input CBABBC` or `llmviz --help`"
-    )
+    from .model.weights import WeightsError, resolve_model
+
+    try:
+        resolve_model(args.model)  # fail fast with a one-line message before opening a window
+    except WeightsError as e:
+        raise _fail(str(e)) from None
+    try:
+        from .app import run
+    except ImportError as e:
+        raise _fail(f"the desktop app cannot start: {e}") from None
+    return run(args.model, args.window)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .render_cli import run_render
+
+    return run_render(args, _fail)
 
 
 def _load(spec: str):

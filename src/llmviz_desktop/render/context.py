@@ -14,7 +14,7 @@ class GLUnavailable(RuntimeError):
 def headless_context() -> moderngl.Context:
     """A standalone EGL context: no display needed (software llvmpipe works)."""
     try:
-        ctx = moderngl.create_standalone_context(backend="egl", require=REQUIRED_GL)
+        ctx = moderngl.create_standalone_context(backend="egl", require=REQUIRED_GL)  # type: ignore[arg-type]  # stub says dict
     except Exception as e:  # moderngl raises plain Exception subclasses per backend
         first = (str(e).splitlines() or [type(e).__name__])[0]
         raise GLUnavailable(

@@ -30,6 +30,12 @@ class Offscreen:
         return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 4)[::-1].copy()
 
     def release(self) -> None:
-        for obj in (self.fbo, self.color, self.depth, self._resolve, getattr(self, "_resolve_rb", None)):
+        for obj in (
+            self.fbo,
+            self.color,
+            self.depth,
+            self._resolve,
+            getattr(self, "_resolve_rb", None),
+        ):
             if obj is not None:
                 obj.release()

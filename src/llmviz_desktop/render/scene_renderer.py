@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import moderngl
 import numpy as np
 
 from ..camera import Camera
+from ..state import ColorSettings
 from .programs import load_program
 from .ubo import (
     BOX_INSTANCE,
@@ -21,13 +22,6 @@ from .value_atlas import pack
 
 KIND_CODE = {"weight": 0, "intermediate": 1, "aggregate": 2, "token": 3}
 BACKGROUND = (0.035, 0.043, 0.06, 1.0)
-
-
-@dataclass
-class ColorSettings:
-    symlog: bool = False  # symmetric-log instead of linear value -> colour
-    symlog_range: float = 0.02  # fraction of the range that stays linear around zero
-    grid: float = 1.0  # gridline strength
 
 
 def _cube() -> np.ndarray:
@@ -64,8 +58,13 @@ def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
 
 
 def normaliser(m: np.ndarray) -> float:
+    """1 / the value that maps to full colour: the 99th percentile of |v| rather than the
+    maximum, so one outlier does not leave the rest of the tensor near black (larger values
+    saturate)."""
     finite = np.abs(m[np.isfinite(m)])
-    peak = float(finite.max()) if finite.size else 0.0
+    if not finite.size:
+        return 1.0
+    peak = float(np.percentile(finite, 99)) if finite.size >= 100 else float(finite.max())
     return 1.0 / peak if peak > 0 else 1.0
 
 
@@ -73,14 +72,21 @@ class SceneRenderer:
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
         self.program = load_program(ctx, "tensor_boxes")
-        self.program["Globals"].binding = GLOBALS_BINDING
-        self.program["u_values"].value = 0
+        block = self.program["Globals"]
+        assert isinstance(block, moderngl.UniformBlock)
+        block.binding = GLOBALS_BINDING
+        sampler = self.program["u_values"]
+        assert isinstance(sampler, moderngl.Uniform)
+        sampler.value = 0
         self.ubo = ctx.buffer(reserve=GLOBALS_SIZE)
         self.cube = ctx.buffer(_cube().tobytes())
         self.instances: moderngl.Buffer | None = None
         self.vao: moderngl.VertexArray | None = None
         self.atlas: moderngl.Texture | None = None
         self.scene = None
+        self._anchor: np.ndarray | None = None
+        self._origins = np.zeros((0, 3))
+        self._inst = np.zeros(0, BOX_INSTANCE)
         self.radius = 1.0
         self.count = 0
 
@@ -93,8 +99,13 @@ class SceneRenderer:
         atlas, positions = pack(matrices)
         norms = [normaliser(m) if m is not None else 1.0 for m in matrices]
         inst = box_instances(scene, positions, norms)
+        self._origins = inst["origin"].astype(np.float64)  # world, full precision
+        self._anchor = None
+        self._inst = inst
         self._release_scene()
-        self.atlas = self.ctx.texture((atlas.shape[1], atlas.shape[0]), 1, atlas.tobytes(), dtype="f4")
+        self.atlas = self.ctx.texture(
+            (atlas.shape[1], atlas.shape[0]), 1, atlas.tobytes(), dtype="f4"
+        )
         self.atlas.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.instances = self.ctx.buffer(inst.tobytes())
         self.vao = self.ctx.vertex_array(
@@ -109,13 +120,21 @@ class SceneRenderer:
         self.radius = float(np.linalg.norm(hi - lo) / 2)
 
     def draw(self, camera: Camera, width: int, height: int, colors: ColorSettings) -> None:
-        if self.vao is None:
+        if self.vao is None or self.instances is None or self.atlas is None:
             return
-        vp = camera.view_projection(width, height, self.radius)
+        # Camera-relative coordinates: gpt3 spans ~6e7 units, beyond float32's cell precision,
+        # so boxes are uploaded relative to an anchor near the camera target (in float64).
+        anchor = np.round(np.asarray(camera.target, float))
+        if self._anchor is None or np.abs(anchor - self._anchor).max() > 0.02 * camera.distance:
+            self._anchor = anchor
+            self._inst["origin"] = (self._origins - anchor).astype(np.float32)
+            self.instances.write(self._inst.tobytes())
+        local = replace(camera, target=tuple(np.asarray(camera.target) - self._anchor))
+        vp = local.view_projection(width, height, self.radius)
         self.ubo.write(
             pack_globals(
                 vp,
-                camera.eye(),
+                local.eye(),
                 camera.world_per_pixel(height, 1.0),
                 width,
                 height,

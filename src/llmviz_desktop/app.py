@@ -1,0 +1,182 @@
+"""The desktop window (moderngl-window): events -> state -> render. No maths of its own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import moderngl_window as mglw
+import numpy as np
+
+from .camera import Camera
+from .picking import pick_box
+from .render.context import check_version
+from .render.frame import FrameRenderer
+from .state import AppState, camera_preset, load_model
+from .ui.headless import create_ui_context
+from .ui.imgui_input import ImguiInput
+from .ui.panels import draw_ui
+
+ZOOM_STEP = 0.85  # distance factor per scroll notch
+
+
+class LlmvizWindow(mglw.WindowConfig):
+    gl_version = (3, 3)
+    title = "llmviz — a GPT, every number visible"
+    window_size = (1280, 800)
+    aspect_ratio = None  # type: ignore[assignment]  # the viewport follows the window
+    resizable = True
+    vsync = True
+    model_spec = "nano-sort"  # set by the launcher before the window is created
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        check_version(self.ctx)
+        create_ui_context()
+        self.input = ImguiInput(self.wnd.keys)
+        self.input.resize(*self.wnd.size, *self.wnd.buffer_size)
+        self.frame = FrameRenderer(self.ctx)
+        width, height = self.wnd.buffer_size
+        model = load_model(self.model_spec)
+        self.state = AppState(model, camera_preset("overview", model.scene, width, height))
+        self.state.width, self.state.height = width, height
+        self._drag_depth: float | None = None
+        self._mouse = (0.0, 0.0)
+        self._fps_frames, self._fps_time = 0, 0.0
+
+    # ---- coordinates -----------------------------------------------------------------------
+
+    def _px(self, x: float, y: float) -> tuple[float, float]:
+        """Window coordinates -> framebuffer pixels (HiDPI)."""
+        r = self.wnd.pixel_ratio
+        return x * r, y * r
+
+    def _hit(self, x: float, y: float):
+        s = self.state
+        eye, d = s.camera.ray(x, y, s.width, s.height)
+        return pick_box(s.model.scene, eye, d)
+
+    # ---- frame -----------------------------------------------------------------------------
+
+    def on_render(self, time: float, frame_time: float) -> None:
+        self.input.set_delta_time(frame_time)
+        self._fps_frames += 1
+        self._fps_time += frame_time
+        if self._fps_time >= 0.5:
+            self.state.fps = self._fps_frames / self._fps_time
+            self._fps_frames, self._fps_time = 0, 0.0
+        if self.state.width == 0 or self.state.height == 0:
+            return  # minimised: nothing to draw
+        self.wnd.use()
+        actions = self.frame.render(self.state, draw_ui)
+        if actions.load_model:
+            self._switch_model(actions.load_model)
+        if actions.reset_camera:
+            self._reset_camera()
+
+    def _switch_model(self, spec: str) -> None:
+        try:
+            model = load_model(spec)
+        except Exception as e:  # shown in the panel, the app keeps running
+            self.state.status = f"could not load {spec}: {e}"
+            return
+        self.state.model = model
+        self.state.status = ""
+        self._reset_camera()
+
+    def _reset_camera(self) -> None:
+        s = self.state
+        s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def on_resize(self, width: int, height: int) -> None:
+        self.state.width, self.state.height = self.wnd.buffer_size
+        self.input.resize(width, height, *self.wnd.buffer_size)
+
+    def on_mouse_position_event(self, x, y, dx, dy) -> None:
+        self.input.mouse_position_event(x, y, dx, dy)
+        self._mouse = (x, y)
+
+    def on_mouse_press_event(self, x, y, button) -> None:
+        self.input.mouse_press_event(x, y, button)
+        if self.input.wants_mouse():
+            return
+        if button == 1:  # remember the depth of the grabbed point so it stays under the cursor
+            hit = self._hit(*self._px(x, y))
+            cam = self.state.camera
+            self._drag_depth = None
+            if hit is not None:
+                point = hit[1]
+                self._drag_depth = float((point - cam.eye()) @ cam.forward())
+
+    def on_mouse_release_event(self, x, y, button) -> None:
+        self.input.mouse_release_event(x, y, button)
+        self._drag_depth = None
+
+    def on_mouse_drag_event(self, x, y, dx, dy) -> None:
+        self.input.mouse_drag_event(x, y, dx, dy)
+        self._mouse = (x, y)
+        if self.input.wants_mouse():
+            return
+        s = self.state
+        pdx, pdy = self._px(dx, dy)
+        if self.wnd.mouse_states.left:
+            s.camera = s.camera.panned(pdx, pdy, s.height, self._drag_depth)
+        elif self.wnd.mouse_states.right:
+            s.camera = s.camera.orbited(pdx, pdy)
+
+    def on_mouse_scroll_event(self, x_offset: float, y_offset: float) -> None:
+        self.input.mouse_scroll_event(x_offset, y_offset)
+        if self.input.wants_mouse() or y_offset == 0:
+            return
+        s = self.state
+        mx, my = self._px(*self._mouse)
+        hit = self._hit(mx, my)
+        anchor = (
+            hit[1] if hit is not None else s.camera.point_on_target_plane(mx, my, s.width, s.height)
+        )
+        s.camera = s.camera.zoomed(ZOOM_STEP ** float(np.sign(y_offset)), anchor)
+
+    def on_unicode_char_entered(self, char: str) -> None:
+        self.input.unicode_char_entered(char)
+
+    def on_key_event(self, key, action, modifiers) -> None:
+        self.input.key_event(key, action, modifiers)
+        keys = self.wnd.keys
+        if action != keys.ACTION_PRESS or self.input.wants_keyboard():
+            return
+        s = self.state
+        if key in (keys.HOME, keys.R):
+            self._reset_camera()
+        elif key == keys.H or (key == keys.SLASH and modifiers.shift):
+            s.show_help = not s.show_help
+        elif key == keys.L:
+            s.show_labels = not s.show_labels
+        elif key == keys.F:
+            mx, my = self._px(*self._mouse)
+            hit = self._hit(mx, my)
+            if hit is not None:
+                box = s.model.scene.boxes[hit[0]]
+                lo, hi = box_bounds(box)
+                target = s.camera.framing(lo, hi, s.width, s.height, margin=1.3)
+                s.camera = replace(target)
+        elif key == keys.ESCAPE and s.show_help:
+            s.show_help = False
+
+    def on_close(self) -> None:
+        self.frame.release()
+
+
+def box_bounds(box) -> tuple[np.ndarray, np.ndarray]:
+    ox, oy, oz = box.origin
+    w, h, d = box.size
+    return np.array([ox, oy - h, oz - d]), np.array([ox + w, oy, oz])
+
+
+def run(model_spec: str = "nano-sort", window: str = "glfw") -> int:
+    LlvizConfig = type("LlvizConfig", (LlmvizWindow,), {"model_spec": model_spec})
+    mglw.run_window_config(LlvizConfig, args=["--window", window])
+    return 0
+
+
+__all__ = ["LlmvizWindow", "run", "Camera"]

@@ -1,0 +1,637 @@
+"""build_scene: a GPT config (and, when there are values, its trace and weights) -> Scene.
+
+Geometry (world units, 1 unit = 1 cell; x right, y up, the computation flows DOWN; every box is
+one cell deep in the slab z in [-0.5, 0.5]):
+
+* Activations are drawn with rows = features (C, D, 4C, vocab) and one column per token (T).
+* The residual stream and everything on it (tokens, embeddings, layer-norm rows and outputs,
+  projections, residual adds, MLP, logits) is a spine of T columns centred on x = 0.
+* A linear layer y = x @ W + b (Conv1D, W [in, out]) is drawn the classic way: W^T
+  ([out rows, in cols]) sits LEFT of y with the same top row (rows aligned), the bias (one
+  column) between W^T and y, and the input x ABOVE y in the same columns, so cell y[r, t] is
+  where row r of W^T meets column t of x. Exact for c_fc (input ln_2.out), mlp c_proj (input
+  gelu), lm_head (input ln_f.out), head 0's k and v (input ln_1.out) and, inside each head,
+  out = probs @ v (v left of out, probs above it).
+* Attention scores are drawn transposed: cell (i, j) is query t = j against key t_k = i
+  ([T_k rows, T cols]; the masked future is the lower-left triangle i > j). Column j runs
+  straight down from the head's q column j (q sits directly above scores), through max[j],
+  expsum[j] and probs column j, into the head output column j. k sits LEFT of scores, as the
+  left operand of scores^T = K Q^T: column t_k of the k box is read as row t_k of scores.
+* Heads sit side by side to the right of the spine, each a "head column" of q, scores, max,
+  expsum, probs, out, with its q weights left of q and k (v) with their weights left of scores
+  (out). Head 0's k and v columns are the spine columns, directly under ln_1.out, so every
+  q/k/v result lies below-right of the shared input.
+
+One layer (per-head, as for nano-sort; | marks the spine at x = 0):
+
+                               |
+                           [ residual in  C x T ]    emb, or the previous mlp.residual
+                           [ ln_1.mean    1 x T ]
+                           [ ln_1.rstd    1 x T ]
+                  [g] [b]  [ ln_1.out     C x T ]
+                                      [Wq^T DxC][bq] [q DxT]       [Wq^T][bq] [q] ...
+      [Wk^T D x C][bk]     [ k  D x T ] [scores T_k x T]   [Wk^T][bk][k] [scores]
+                                        [max      1 x T]                 [max]
+                                        [expsum   1 x T]                 [expsum]
+                                        [probs T_k x T]                  [probs]
+      [Wv^T D x C][bv]     [ v  D x T ] [out      D x T]   [Wv^T][bv][v] [out]    head 1 ...
+      [Wo^T C x C][bo]     [ attn.proj      C x T ]
+                           [ attn.residual  C x T ]
+                  [g] [b]  [ ln_2 mean, rstd, out ]
+    [Wfc^T 4C x C][bfc]    [ mlp.fc    4C x T ]
+                           [ mlp.gelu  4C x T ]
+    [Wpr^T C x 4C][bpr]    [ mlp.proj   C x T ]
+                           [ mlp.residual C x T ]
+
+Above layer 0: the input token row, wte^T [C, vocab] left of tok_emb, wpe^T [C, block_size]
+left of pos_emb, then emb. Below the last layer: ln_f, lm_head [vocab, C] left of logits,
+probs, and the predicted-token row.
+
+Render-only shells (no trace): T = min(block_size, SHELL_MAX_TOKENS) columns unless n_tokens is
+given; with more than MERGE_HEADS_ABOVE heads, each head tensor kind of a layer is one box
+standing for all heads stacked along its rows (heads_merged = n_head): q/k/v/out [H*D, T],
+their weights [H*D, C] (exactly c_attn's q, k or v block, transposed), scores/probs [H*T_k, T],
+max/expsum [H, T]. A scene with a trace always has one box per head tensor.
+
+Spacing: g = max(2, round(C / 24)) cells between neighbouring boxes, 2g between the parts of a
+layer and between heads, 4g between layers, so large models still read as blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..model.config import GPTConfig
+from .boxes import Kind, Scene, TensorBox, ValueSource
+
+CELL = 1.0  # world units per cell
+FRONT_Z = 0.5 * CELL  # every box spans z in [-0.5, 0.5]
+# token columns of a render-only shell: min(block_size, this); a 64-token prompt keeps the
+# attention matrices (T x T per head) from dwarfing the weights, which are drawn at true size
+SHELL_MAX_TOKENS = 64
+MERGE_HEADS_ABOVE = 12  # shells with more heads than this merge each layer's heads
+
+
+def gap_cells(cfg: GPTConfig) -> int:
+    """The basic gap between neighbouring boxes, in cells (grows with the model width)."""
+    return max(2, round(cfg.n_embd / 24))
+
+
+class _Builder:
+    def __init__(
+        self,
+        cfg: GPTConfig,
+        trace: Any,
+        params: Mapping[str, np.ndarray] | None,
+        n_tokens: int,
+        merged: bool,
+    ):
+        self.cfg, self.trace, self.params = cfg, trace, params
+        self.T = n_tokens
+        self.merged = merged
+        self.g = float(gap_cells(cfg)) * CELL  # between neighbours
+        self.G = 2 * self.g  # between the parts of a layer, between heads
+        self.L = 4 * self.g  # between layers
+        self.x0 = -self.T * CELL / 2  # left edge of the spine (T columns centred on x = 0)
+        self.boxes: list[TensorBox] = []
+
+    # ---- boxes and sources ----------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        title: str,
+        kind: Kind,
+        rows: int,
+        cols: int,
+        row_axis: str,
+        col_axis: str,
+        x: float,
+        y: float,
+        group: str,
+        layer: int | None = None,
+        head: int | None = None,
+        source: ValueSource | None = None,
+        heads_merged: int = 1,
+    ) -> None:
+        self.boxes.append(
+            TensorBox(
+                name=name,
+                title=title,
+                kind=kind,
+                rows=rows,
+                cols=cols,
+                row_axis=row_axis,
+                col_axis=col_axis,
+                origin=(x, y, FRONT_Z),
+                size=(cols * CELL, rows * CELL, CELL),
+                layer=layer,
+                head=head,
+                group=group,
+                heads_merged=heads_merged,
+                source=source,
+            )
+        )
+
+    def act(self, name: str, batched: bool = True, ndim: int = 2) -> ValueSource | None:
+        """A trace tensor [B, T, X] drawn as [X, T] (or [B, T] drawn as one row [1, T])."""
+        if self.trace is None:
+            return None
+        return ValueSource("trace", name, transpose=True, batched=batched, ndim=ndim)
+
+    def par(
+        self,
+        key: str,
+        transpose: bool = True,
+        ndim: int = 2,
+        rows: tuple[int, int] | None = None,
+        cols: tuple[int, int] | None = None,
+    ) -> ValueSource | None:
+        if self.params is None or key not in self.params:
+            return None
+        return ValueSource("param", key, transpose=transpose, rows=rows, cols=cols, ndim=ndim)
+
+    def linear_params(
+        self,
+        x_result: float,
+        y: float,
+        *,
+        w_name: str,
+        b_name: str,
+        key: str,
+        rows: int,
+        n_in: int,
+        row_axis: str,
+        col_axis: str,
+        title: str,
+        layer: int,
+        group: str,
+        out_range: tuple[int, int] | None = None,
+        head: int | None = None,
+        heads_merged: int = 1,
+    ) -> None:
+        """[W^T][b] ending one gap left of x_result, top row at y (rows aligned with the
+        result). W^T is params[key.weight] transposed (its out_range columns when given)."""
+        x = x_result
+        xb = None
+        if self.cfg.bias:
+            x = xb = x - self.g - CELL
+        xw = x - self.g - n_in * CELL
+        common: dict[str, Any] = dict(
+            group=group, layer=layer, head=head, heads_merged=heads_merged
+        )
+        self.add(
+            w_name,
+            f"{title} weights",
+            "weight",
+            rows,
+            n_in,
+            row_axis,
+            col_axis,
+            xw,
+            y,
+            source=self.par(f"{key}.weight", cols=out_range),
+            **common,
+        )
+        if xb is not None:
+            self.add(
+                b_name,
+                f"{title} bias",
+                "weight",
+                rows,
+                1,
+                row_axis,
+                "1",
+                xb,
+                y,
+                source=self.par(f"{key}.bias", transpose=False, ndim=1, rows=out_range),
+                **common,
+            )
+
+    def spine(
+        self,
+        name: str,
+        title: str,
+        rows: int,
+        row_axis: str,
+        y: float,
+        group: str,
+        layer: int | None = None,
+        kind: Kind = "intermediate",
+        source: ValueSource | None = None,
+    ) -> float:
+        """A [rows, T] box on the spine with its top at y; returns its bottom."""
+        self.add(
+            name, title, kind, rows, self.T, row_axis, "T", self.x0, y, group, layer, source=source
+        )
+        return y - rows * CELL
+
+    # ---- sections, top to bottom --------------------------------------------------------
+
+    def embedding(self, y: float) -> float:
+        C, V, P, g = self.cfg.n_embd, self.cfg.vocab_size, self.cfg.block_size, self.g
+        tokens = None
+        if self.trace is not None:
+            tokens = ValueSource("tokens", "input", transpose=True, batched=True, ndim=1)
+        grp = "embedding"
+        y = self.spine("input_tokens", "Input tokens", 1, "1", y, grp, kind="token", source=tokens)
+        y -= g
+        self.add(
+            "wte.weight",
+            "Token embedding weights (wte)",
+            "weight",
+            C,
+            V,
+            "C",
+            "vocab",
+            self.x0 - g - V * CELL,
+            y,
+            grp,
+            source=self.par("wte.weight"),
+        )
+        y = self.spine("tok_emb", "Token embeddings", C, "C", y, grp, source=self.act("tok_emb"))
+        y -= g
+        self.add(
+            "wpe.weight",
+            "Position embedding weights (wpe)",
+            "weight",
+            C,
+            P,
+            "C",
+            "position",
+            self.x0 - g - P * CELL,
+            y,
+            grp,
+            source=self.par("wpe.weight"),
+        )
+        src = self.act("pos_emb", batched=False)
+        y = self.spine("pos_emb", "Position embeddings", C, "C", y, grp, source=src)
+        y -= g
+        return self.spine(
+            "emb", "Embedding (token + position)", C, "C", y, grp, source=self.act("emb")
+        )
+
+    def layer_norm(self, prefix: str, label: str, layer: int | None, group: str, y: float):
+        C, g = self.cfg.n_embd, self.g
+        agg = self.act(f"{prefix}.mean", ndim=1)
+        y = self.spine(
+            f"{prefix}.mean",
+            f"{label} · mean",
+            1,
+            "1",
+            y,
+            group,
+            layer,
+            kind="aggregate",
+            source=agg,
+        )
+        y -= g
+        agg = self.act(f"{prefix}.rstd", ndim=1)
+        y = self.spine(
+            f"{prefix}.rstd",
+            f"{label} · 1/std (rstd)",
+            1,
+            "1",
+            y,
+            group,
+            layer,
+            kind="aggregate",
+            source=agg,
+        )
+        y -= g
+        x = self.x0
+        placed = [("weight", "gain")] + ([("bias", "bias")] if self.cfg.bias else [])
+        xs = {}
+        for suffix, _ in reversed(placed):
+            x -= g + CELL
+            xs[suffix] = x
+        for suffix, word in placed:
+            key = f"{prefix}.{suffix}"
+            self.add(
+                key,
+                f"{label} · {word}",
+                "weight",
+                C,
+                1,
+                "C",
+                "1",
+                xs[suffix],
+                y,
+                group,
+                layer,
+                source=self.par(key, transpose=False, ndim=1),
+            )
+        return self.spine(
+            f"{prefix}.out",
+            f"{label} · output",
+            C,
+            "C",
+            y,
+            group,
+            layer,
+            source=self.act(f"{prefix}.out"),
+        )
+
+    def attention(self, i: int, y: float) -> float:
+        cfg, T, g, G = self.cfg, self.T, self.g, self.G
+        C, H, D = cfg.n_embd, cfg.n_head, cfg.head_dim
+        L = f"Layer {i + 1}"
+        # (head, name prefix, title prefix, rows of q/k/v/out, rows of scores, rows of max)
+        units: list[tuple[int | None, str, str, int, int, int]]
+        if self.merged:
+            units = [(None, f"h.{i}.attn.heads", f"{L} · heads 1–{H}", H * D, H * T, H)]
+            qkv_axis, s_axis, a_axis = "H·D", "H·T_k", "H"
+        else:
+            units = [(h, f"h.{i}.attn.head{h}", f"{L} · head {h + 1}", D, T, 1) for h in range(H)]
+            qkv_axis, s_axis, a_axis = "D", "T_k", "1"
+        n_merged = H if self.merged else 1
+        dq, sk, ah = units[0][3], units[0][4], units[0][5]
+        # vertical bands, shared by all heads
+        y_q = y
+        y_s = y_q - dq * CELL - g
+        right = y_s - sk * CELL - g
+        y_max = right
+        y_exp = y_max - ah * CELL - g
+        y_probs = y_exp - ah * CELL - g
+        right = y_probs - sk * CELL - g
+        left = y_s - dq * CELL - g
+        y_o = min(right, left)
+        # horizontal: head column n at xh; its k / v column T + g left of it
+        bias_w = (CELL + g) if cfg.bias else 0.0
+        left_w = C * CELL + g + bias_w + T * CELL + g
+        pitch = left_w + T * CELL + G
+        x_first = self.x0 + T * CELL + g  # head 0's k and v sit on the spine columns
+        key = f"h.{i}.attn.c_attn"
+        kinds = (("q", "query", "queries"), ("k", "key", "keys"), ("v", "value", "values"))
+        # the head column below q: (trace suffix, title, kind, rows, row axis, top)
+        head_column: tuple[tuple[str, str, Kind, int, str, float], ...] = (
+            ("scores", "attention scores (q·k/√D)", "intermediate", sk, s_axis, y_s),
+            ("max", "score max", "aggregate", ah, a_axis, y_max),
+            ("expsum", "softmax denominator (exp-sum)", "aggregate", ah, a_axis, y_exp),
+            ("probs", "attention weights (softmax)", "intermediate", sk, s_axis, y_probs),
+            ("out", "output (weights · values)", "intermediate", dq, qkv_axis, y_o),
+        )
+        for n, (h, pre, hl, _, _, _) in enumerate(units):
+            xh = x_first + n * pitch
+            xkv = xh - g - T * CELL
+            common: dict[str, Any] = dict(group="attention", layer=i, head=h, heads_merged=n_merged)
+            for part, (letter, word, plural) in enumerate(kinds):
+                x_res, y_band = {"q": (xh, y_q), "k": (xkv, y_s), "v": (xkv, y_o)}[letter]
+                if h is None:
+                    out_range = (part * C, (part + 1) * C)
+                else:
+                    out_range = (part * C + h * D, part * C + (h + 1) * D)
+                self.linear_params(
+                    x_res,
+                    y_band,
+                    w_name=f"{pre}.{letter}_weight",
+                    b_name=f"{pre}.{letter}_bias",
+                    key=key,
+                    rows=dq,
+                    n_in=C,
+                    row_axis=qkv_axis,
+                    col_axis="C",
+                    title=f"{hl} · {word}",
+                    out_range=out_range,
+                    **common,
+                )
+                self.add(
+                    f"{pre}.{letter}",
+                    f"{hl} · {plural}",
+                    "intermediate",
+                    dq,
+                    T,
+                    qkv_axis,
+                    "T",
+                    x_res,
+                    y_band,
+                    source=self.act(f"{pre}.{letter}"),
+                    **common,
+                )
+            for suffix, title, kind, rows, axis, y_top in head_column:
+                ndim = 1 if kind == "aggregate" else 2
+                src = self.act(f"{pre}.{suffix}", ndim=ndim)
+                self.add(
+                    f"{pre}.{suffix}",
+                    f"{hl} · {title}",
+                    kind,
+                    rows,
+                    T,
+                    axis,
+                    "T",
+                    xh,
+                    y_top,
+                    source=src,
+                    **common,
+                )
+        return y_o - dq * CELL
+
+    def projection(self, i: int, y: float) -> float:
+        C, g, L = self.cfg.n_embd, self.g, f"Layer {i + 1}"
+        key = f"h.{i}.attn.c_proj"
+        self.linear_params(
+            self.x0,
+            y,
+            w_name=f"{key}.weight",
+            b_name=f"{key}.bias",
+            key=key,
+            rows=C,
+            n_in=C,
+            row_axis="C",
+            col_axis="C",
+            title=f"{L} · attention projection",
+            layer=i,
+            group="projection",
+        )
+        y = self.spine(
+            f"h.{i}.attn.proj",
+            f"{L} · attention output (projected)",
+            C,
+            "C",
+            y,
+            "projection",
+            i,
+            source=self.act(f"h.{i}.attn.proj"),
+        )
+        y -= g
+        return self.spine(
+            f"h.{i}.attn.residual",
+            f"{L} · residual + attention",
+            C,
+            "C",
+            y,
+            "projection",
+            i,
+            source=self.act(f"h.{i}.attn.residual"),
+        )
+
+    def mlp(self, i: int, y: float) -> float:
+        C, g, L = self.cfg.n_embd, self.g, f"Layer {i + 1}"
+        key = f"h.{i}.mlp.c_fc"
+        self.linear_params(
+            self.x0,
+            y,
+            w_name=f"{key}.weight",
+            b_name=f"{key}.bias",
+            key=key,
+            rows=4 * C,
+            n_in=C,
+            row_axis="4C",
+            col_axis="C",
+            title=f"{L} · MLP up-projection",
+            layer=i,
+            group="mlp",
+        )
+        y = self.spine(
+            f"h.{i}.mlp.fc",
+            f"{L} · MLP hidden (pre-GELU)",
+            4 * C,
+            "4C",
+            y,
+            "mlp",
+            i,
+            source=self.act(f"h.{i}.mlp.fc"),
+        )
+        y -= g
+        y = self.spine(
+            f"h.{i}.mlp.gelu",
+            f"{L} · MLP hidden (GELU)",
+            4 * C,
+            "4C",
+            y,
+            "mlp",
+            i,
+            source=self.act(f"h.{i}.mlp.gelu"),
+        )
+        y -= g
+        key = f"h.{i}.mlp.c_proj"
+        self.linear_params(
+            self.x0,
+            y,
+            w_name=f"{key}.weight",
+            b_name=f"{key}.bias",
+            key=key,
+            rows=C,
+            n_in=4 * C,
+            row_axis="C",
+            col_axis="4C",
+            title=f"{L} · MLP down-projection",
+            layer=i,
+            group="mlp",
+        )
+        y = self.spine(
+            f"h.{i}.mlp.proj",
+            f"{L} · MLP output",
+            C,
+            "C",
+            y,
+            "mlp",
+            i,
+            source=self.act(f"h.{i}.mlp.proj"),
+        )
+        y -= g
+        return self.spine(
+            f"h.{i}.mlp.residual",
+            f"{L} · residual + MLP",
+            C,
+            "C",
+            y,
+            "mlp",
+            i,
+            source=self.act(f"h.{i}.mlp.residual"),
+        )
+
+    def output(self, y: float) -> float:
+        cfg, g = self.cfg, self.g
+        C, V = cfg.n_embd, cfg.vocab_size
+        y = self.layer_norm("ln_f", "Final LN", None, "ln_f", y) - self.G
+        if self.params is not None and "lm_head.weight" in self.params:
+            lm = self.par("lm_head.weight", transpose=False)
+        else:  # tied: the unembedding is wte's storage
+            lm = self.par("wte.weight", transpose=False) if cfg.tie_word_embeddings else None
+        title = "Unembedding weights (lm_head" + (
+            " = wte, tied)" if cfg.tie_word_embeddings else ")"
+        )
+        self.add(
+            "lm_head.weight",
+            title,
+            "weight",
+            V,
+            C,
+            "vocab",
+            "C",
+            self.x0 - g - C * CELL,
+            y,
+            "output",
+            source=lm,
+        )
+        y = self.spine("logits", "Logits", V, "vocab", y, "output", source=self.act("logits"))
+        y -= g
+        y = self.spine(
+            "probs", "Next-token probabilities", V, "vocab", y, "output", source=self.act("probs")
+        )
+        y -= g
+        predicted = None
+        if self.trace is not None:
+            predicted = ValueSource("tokens", "predicted", transpose=True, batched=True, ndim=1)
+        return self.spine(
+            "output_tokens",
+            "Predicted next tokens",
+            1,
+            "1",
+            y,
+            "output",
+            kind="token",
+            source=predicted,
+        )
+
+    def build(self) -> list[TensorBox]:
+        y = self.embedding(0.0) - self.L
+        for i in range(self.cfg.n_layer):
+            L = f"Layer {i + 1}"
+            y = self.layer_norm(f"h.{i}.ln_1", f"{L} · LN 1", i, "ln_1", y) - self.G
+            y = self.attention(i, y) - self.G
+            y = self.projection(i, y) - self.G
+            y = self.layer_norm(f"h.{i}.ln_2", f"{L} · LN 2", i, "ln_2", y) - self.G
+            y = self.mlp(i, y) - self.L
+        self.output(y)
+        return self.boxes
+
+
+def build_scene(
+    cfg: GPTConfig,
+    trace: Any = None,
+    params: Mapping[str, np.ndarray] | None = None,
+    *,
+    n_tokens: int | None = None,
+) -> Scene:
+    """Lay out every tensor of the model as a box.
+
+    trace: a forward-pass Trace (batch row 0 is drawn); its sequence length sets T. Without a
+    trace (a render-only shell) T = n_tokens or min(block_size, SHELL_MAX_TOKENS), and models
+    with more than MERGE_HEADS_ABOVE heads get one merged box per head tensor kind.
+    params: the weights; weight boxes get sources only when given.
+    """
+    if trace is not None:
+        T = int(trace.tokens.shape[1])
+        if n_tokens is not None and n_tokens != T:
+            raise ValueError(f"n_tokens {n_tokens} disagrees with the trace's {T} tokens")
+        if trace["emb"].shape[-1] != cfg.n_embd:
+            raise ValueError("the trace was not computed with this config")
+    else:
+        T = n_tokens if n_tokens is not None else min(cfg.block_size, SHELL_MAX_TOKENS)
+    if not 1 <= T <= cfg.block_size:
+        raise ValueError(f"n_tokens must be between 1 and {cfg.block_size}, got {T}")
+    merged = trace is None and cfg.n_head > MERGE_HEADS_ABOVE
+    boxes = _Builder(cfg, trace, params, T, merged).build()
+    return Scene(
+        config=cfg,
+        boxes=tuple(boxes),
+        cell=CELL,
+        n_tokens=T,
+        gap=float(gap_cells(cfg)) * CELL,
+        heads_merged=cfg.n_head if merged else 1,
+    )

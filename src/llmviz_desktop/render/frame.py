@@ -1,0 +1,47 @@
+"""One frame, the same in the window and headless: clear, the 3D scene, then the imgui UI."""
+
+from __future__ import annotations
+
+import time
+
+import moderngl
+
+from ..state import AppState
+from .imgui_renderer import ImguiRenderer
+from .scene_renderer import BACKGROUND, SceneRenderer
+
+
+class FrameRenderer:
+    def __init__(self, ctx: moderngl.Context):
+        self.ctx = ctx
+        self.scene = SceneRenderer(ctx)
+        self.imgui = ImguiRenderer(ctx)
+        self._scene_of: tuple[int, int] | None = None
+
+    def sync(self, state: AppState) -> None:
+        """Re-upload the scene when the model (or its trace) changed."""
+        key = (id(state.model.scene), id(state.model.trace))
+        if key != self._scene_of:
+            self.scene.set_scene(state.model.scene, state.model.trace, state.model.params)
+            self._scene_of = key
+
+    def render(self, state: AppState, draw_ui) -> object:
+        """Draw into the bound framebuffer; draw_ui(state) builds the imgui frame and returns
+        its actions."""
+        from imgui_bundle import imgui
+
+        self.sync(state)
+        start = time.perf_counter()
+        self.ctx.viewport = (0, 0, state.width, state.height)
+        self.ctx.clear(*BACKGROUND, depth=1.0)
+        self.scene.draw(state.camera, state.width, state.height, state.colors)
+        imgui.new_frame()
+        actions = draw_ui(state)
+        imgui.render()
+        self.imgui.render(imgui.get_draw_data())
+        state.frame_ms = (time.perf_counter() - start) * 1e3
+        return actions
+
+    def release(self) -> None:
+        self.scene.release()
+        self.imgui.release()

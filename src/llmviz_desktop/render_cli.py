@@ -1,0 +1,150 @@
+"""`llmviz render`: draw exactly what the window shows into a PNG, headless through EGL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MAX_SIDE = 8192
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 1280x720, got {text!r}")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"each side must be 16..{MAX_SIDE} pixels, got {w}x{h}")
+    return w, h
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """write(tmp_path) then rename: the target appears complete or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class HeadlessSession:
+    """An EGL context, an offscreen target and the frame renderer with a headless imgui."""
+
+    def __init__(self, width: int, height: int):
+        from .render.context import headless_context
+        from .render.frame import FrameRenderer
+        from .render.offscreen import Offscreen
+        from .ui.headless import HeadlessUI
+
+        self.width, self.height = width, height
+        self.ctx = headless_context()
+        self.target = Offscreen(self.ctx, width, height)
+        self.ui = HeadlessUI(width, height)
+        self.frame = FrameRenderer(self.ctx)
+        self._warm = False
+
+    def render(self, state) -> np.ndarray:
+        from .ui.panels import draw_ui
+
+        self.target.use()
+        for _ in range(1 if self._warm else 2):  # imgui sizes auto-resized windows on frame 1
+            self.ui.new_frame()
+            self.frame.render(state, draw_ui)
+        self._warm = True
+        return self.target.read()
+
+    def release(self) -> None:
+        self.frame.release()
+        self.target.release()
+        self.ui.release()
+        self.ctx.release()
+
+
+def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
+    """Names of boxes whose projected bounds intersect the viewport (in front of the eye)."""
+    from .picking import box_aabbs
+
+    lo, hi = box_aabbs(scene)
+    corners = np.stack(
+        [np.where([sx, sy, sz], hi, lo) for sx in (0, 1) for sy in (0, 1) for sz in (0, 1)],
+        axis=1,
+    )  # [N, 8, 3]
+    proj = camera.project(corners.reshape(-1, 3), width, height).reshape(-1, 8, 3)
+    in_front = (proj[..., 2] > 0).all(axis=1)
+    x0, x1 = proj[..., 0].min(axis=1), proj[..., 0].max(axis=1)
+    y0, y1 = proj[..., 1].min(axis=1), proj[..., 1].max(axis=1)
+    seen = in_front & (x1 >= 0) & (x0 <= width) & (y1 >= 0) & (y0 <= height)
+    return [b.name for b, s in zip(scene.boxes, seen, strict=True) if s]
+
+
+def run_render(args: argparse.Namespace, fail) -> int:
+    from PIL import Image
+
+    from .camera import CameraError
+    from .model.config import ConfigError
+    from .model.tokenizer import TokenizerError
+    from .model.weights import WeightsError
+    from .render.context import GLUnavailable
+    from .render.shader_source import ShaderSourceError
+    from .state import AppState, load_model, parse_camera
+
+    out: Path = args.out
+    if out.suffix.lower() != ".png":
+        raise fail(f"--out {out}: expected a .png file name")
+    if not out.parent.is_dir():
+        raise fail(f"--out {out}: directory {out.parent} does not exist")
+    width, height = args.size
+    try:
+        model = load_model(args.model, args.input)
+        camera = parse_camera(args.camera, model.scene, width, height)
+    except (WeightsError, ConfigError, CameraError, TokenizerError) as e:
+        raise fail(str(e)) from None
+    try:
+        session = HeadlessSession(width, height)
+    except (GLUnavailable, ShaderSourceError) as e:
+        raise fail(str(e)) from None
+    try:
+        state = AppState(model, camera, width=width, height=height)
+        state.show_help = args.help_overlay
+        times = []
+        for _ in range(args.frames):
+            start = time.perf_counter()
+            image = session.render(state)
+            times.append((time.perf_counter() - start) * 1e3)
+        atomic_write_bytes(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
+        if args.report:
+            report = {
+                "model": model.name,
+                "input": model.input_text,
+                "output": model.output_text,
+                "size": [width, height],
+                "camera": camera.to_dict(),
+                "visible_tensors": visible_tensors(model.scene, camera, width, height),
+                "boxes": len(model.scene.boxes),
+                "frames": len(times),
+                "frame_ms": {
+                    "mean": statistics.fmean(times),
+                    "median": statistics.median(times),
+                    "min": min(times),
+                    "max": max(times),
+                },
+                "renderer": session.ctx.info.get("GL_RENDERER", ""),
+            }
+            atomic_write_bytes(
+                args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
+            )
+    finally:
+        session.release()
+    return 0

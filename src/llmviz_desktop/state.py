@@ -1,0 +1,110 @@
+"""The application state: one object the UI edits and the renderer reads (no GL, no imgui).
+
+Everything shown is derived from here: the model (config, weights), its trace for the current
+input, the layout scene, the camera and the colour settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .camera import Camera, CameraError
+from .layout import Scene, build_scene
+from .model.config import PRESETS, GPTConfig
+from .model.gpt import Trace, forward
+from .model.params import Params
+from .model.tokenizer import CharTokenizer
+from .model.weights import resolve_model
+
+DEFAULT_INPUT = "CBABBC"
+MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only shells
+CAMERA_PRESETS = ("overview", "front", "top-layer", "output")
+PANEL_PX = 340.0  # the model panel's width at the default font size
+SECTION_LABEL_PX = 220.0  # room for the section labels right of the model
+
+
+@dataclass
+class ColorSettings:
+    symlog: bool = False  # symmetric-log instead of linear value -> colour
+    symlog_range: float = 0.02  # fraction of the range kept linear around zero
+    grid: float = 1.0  # gridline strength 0..1
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    config: GPTConfig
+    params: Params | None  # None: a render-only shell
+    trace: Trace | None
+    scene: Scene
+    input_text: str = ""
+    output_text: str = ""
+
+
+def load_model(spec: str, input_text: str = DEFAULT_INPUT) -> LoadedModel:
+    """Resolve a preset or checkpoint, run the forward pass on the input (with the generated
+    answer appended, so the whole sequence is drawn) and lay out the scene."""
+    cfg, params = resolve_model(spec)
+    trace = None
+    output = ""
+    if params is not None and cfg.vocab is not None:
+        from .model.generate import generate
+
+        tok = CharTokenizer(cfg.vocab)
+        ids = tok.encode(input_text)
+        n_new = (cfg.task or {}).get("length", 1)
+        gen = generate(cfg, params, ids, n_new)
+        output = tok.decode(gen.tokens[0])
+        full = np.concatenate([ids, gen.tokens[0]])[: cfg.block_size]
+        trace = forward(cfg, params, full)
+    scene = build_scene(cfg, trace, params)
+    return LoadedModel(spec, cfg, params, trace, scene, input_text if trace else "", output)
+
+
+@dataclass
+class AppState:
+    model: LoadedModel
+    camera: Camera
+    colors: ColorSettings = field(default_factory=ColorSettings)
+    show_help: bool = False
+    show_labels: bool = True
+    fps: float = 0.0
+    frame_ms: float = 0.0
+    width: int = 1280
+    height: int = 720
+    status: str = ""  # one-line message shown in the panel (errors, hints)
+
+
+def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:
+    """Named views of a scene. 'overview' shows the whole model, turned slightly so the slabs
+    read as 3D."""
+    lo, hi = np.asarray(scene.bounds[0], float), np.asarray(scene.bounds[1], float)
+    if name == "overview":
+        # the model, its section labels (right) and the panel (left) side by side
+        cam = Camera(yaw=-14.0, pitch=6.0).framing(lo, hi, width, height, margin=1.04)
+        return cam.panned(PANEL_PX / 2 - SECTION_LABEL_PX / 2, 0.0, height)
+    if name == "front":
+        return Camera().framing(lo, hi, width, height, margin=1.02)
+    if name in ("top-layer", "output"):
+        height_span = hi[1] - lo[1]
+        frac = (0.0, 0.3) if name == "top-layer" else (0.8, 1.0)
+        top = hi[1] - frac[0] * height_span
+        bottom = hi[1] - frac[1] * height_span
+        sub_lo, sub_hi = lo.copy(), hi.copy()
+        sub_lo[1], sub_hi[1] = bottom, top
+        return Camera(yaw=-12.0, pitch=6.0).framing(sub_lo, sub_hi, width, height)
+    raise CameraError(f"unknown camera preset {name!r} (choose from {', '.join(CAMERA_PRESETS)})")
+
+
+def parse_camera(text: str, scene: Scene, width: int, height: int) -> Camera:
+    """A preset name or a JSON object (fields target, distance, yaw, pitch, fov)."""
+    text = text.strip()
+    if text.startswith("{"):
+        return Camera.from_json(text)
+    return camera_preset(text, scene, width, height)
+
+
+def with_size(state: AppState, width: int, height: int) -> AppState:
+    return replace(state, width=width, height=height)

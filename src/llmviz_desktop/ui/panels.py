@@ -1,0 +1,151 @@
+"""The imgui panels: model selector, colour controls, FPS readout, help overlay, and the tensor
+titles / token letters drawn over the scene. Plain draw_*(state) functions; sizes in em."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from imgui_bundle import ImVec2, ImVec4, imgui
+
+from ..labels import place_labels, place_sections
+from ..state import MODEL_CHOICES, AppState
+
+CONTROLS = (
+    ("Left drag", "pan (the point under the cursor follows it)"),
+    ("Right drag", "orbit around the view centre"),
+    ("Scroll", "zoom toward the cursor"),
+    ("Home / R", "reset the view"),
+    ("F", "frame the tensor under the cursor"),
+    ("H / ?", "show or hide this help"),
+    ("L", "show or hide labels"),
+)
+
+
+SECTION_COLORS = {
+    "embedding": (0.55, 0.75, 1.0),
+    "attention": (0.45, 0.9, 0.55),
+    "mlp": (0.35, 0.8, 0.95),
+    "output": (1.0, 0.82, 0.35),
+}
+
+
+@dataclass
+class UIActions:
+    """What the user asked for this frame that the app shell must carry out."""
+
+    load_model: str | None = None
+    reset_camera: bool = False
+
+
+def draw_ui(state: AppState) -> UIActions:
+    actions = UIActions()
+    if state.show_labels:
+        draw_labels(state)
+    draw_model_panel(state, actions)
+    if state.show_help:
+        draw_help(state)
+    return actions
+
+
+def _col(r: float, g: float, b: float, a: float = 1.0) -> int:
+    return imgui.get_color_u32(ImVec4(r, g, b, a))
+
+
+def draw_labels(state: AppState) -> None:
+    model = state.model
+    tokens = {}
+    if model.trace is not None and model.config.vocab is not None:
+        vocab = model.config.vocab
+        ids = model.trace.tokens[0]
+        predicted = model.trace["probs"][0].argmax(-1)
+        for box in model.scene.boxes:
+            if box.kind == "token":
+                source = predicted if "output" in box.name else ids
+                tokens[box.name] = [vocab[int(i)] for i in source]
+    dl = imgui.get_background_draw_list()
+    font = imgui.get_font()
+    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)  # pixels -> imgui units
+    for sec in place_sections(model.scene, state.camera, state.width, state.height):
+        r, g, b = SECTION_COLORS[sec.kind]
+        col = _col(r, g, b, 0.85)
+        x, y0, y1 = sec.x * k, sec.y_top * k, sec.y_bottom * k
+        dl.add_line(ImVec2(x, y0 + 1), ImVec2(x, y1 - 1), col, 2.0)
+        dl.add_line(ImVec2(x - 5, y0 + 1), ImVec2(x, y0 + 1), col, 2.0)
+        dl.add_line(ImVec2(x - 5, y1 - 1), ImVec2(x, y1 - 1), col, 2.0)
+        mid = (y0 + y1) / 2 - sec.size * k / 2
+        dl.add_text(font, sec.size * k, ImVec2(x + 8, mid), _col(0.86, 0.89, 0.95), sec.text)
+    for px_label in place_labels(model.scene, state.camera, state.width, state.height, tokens):
+        label = replace(px_label, x=px_label.x * k, y=px_label.y * k, size=px_label.size * k)
+        if label.kind == "token":
+            w = imgui.calc_text_size(label.text).x * label.size / imgui.get_font_size()
+            pos = ImVec2(label.x - w / 2, label.y - label.size / 2)
+            dl.add_text(font, label.size, pos, _col(0.05, 0.06, 0.08), label.text)
+        else:
+            pos = ImVec2(label.x, label.y - label.size)
+            dl.add_text(font, label.size, pos, _col(0.86, 0.89, 0.95, 0.92), label.text)
+
+
+def draw_model_panel(state: AppState, actions: UIActions) -> None:
+    em = imgui.get_font_size()
+    imgui.set_next_window_pos(ImVec2(0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever)
+    imgui.set_next_window_size(ImVec2(19 * em, 0), imgui.Cond_.first_use_ever)
+    flags = imgui.WindowFlags_.always_auto_resize
+    if imgui.begin("llmviz", None, flags)[0]:
+        cfg = state.model.config
+        current = MODEL_CHOICES.index(state.model.name) if state.model.name in MODEL_CHOICES else 0
+        changed, idx = imgui.combo("model", current, list(MODEL_CHOICES))
+        if changed and MODEL_CHOICES[idx] != state.model.name:
+            actions.load_model = MODEL_CHOICES[idx]
+        kind = "trained weights" if state.model.params is not None else "render-only shell"
+        imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
+        if state.model.trace is not None:
+            imgui.text(f"input  {state.model.input_text}")
+            imgui.same_line()
+            imgui.text_disabled("->")
+            imgui.same_line()
+            imgui.text(state.model.output_text)
+        imgui.separator()
+        imgui.text("colour scale")
+        if imgui.radio_button("linear", not state.colors.symlog):
+            state.colors.symlog = False
+        imgui.same_line()
+        if imgui.radio_button("symmetric log", state.colors.symlog):
+            state.colors.symlog = True
+        _, state.colors.grid = imgui.slider_float("gridlines", state.colors.grid, 0.0, 1.0)
+        _, state.show_labels = imgui.checkbox("labels", state.show_labels)
+        imgui.separator()
+        if imgui.button("reset view"):
+            actions.reset_camera = True
+        imgui.same_line()
+        if imgui.button("help (H)"):
+            state.show_help = not state.show_help
+        fps = f"{state.fps:5.1f} fps · " if state.fps else ""
+        imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
+        if state.status:
+            imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
+    imgui.end()
+
+
+def draw_help(state: AppState) -> None:
+    em = imgui.get_font_size()
+    imgui.set_next_window_pos(
+        ImVec2(state.width / 2, state.height / 2), imgui.Cond_.always, ImVec2(0.5, 0.5)
+    )
+    flags = imgui.WindowFlags_.always_auto_resize | imgui.WindowFlags_.no_collapse
+    opened = imgui.begin("Controls", True, flags)
+    if opened[0]:
+        if imgui.begin_table("controls", 2):
+            imgui.table_setup_column("key", imgui.TableColumnFlags_.width_fixed, 7 * em)
+            imgui.table_setup_column("action")
+            for key, action in CONTROLS:
+                imgui.table_next_row()
+                imgui.table_next_column()
+                imgui.text_colored(ImVec4(0.55, 0.8, 1.0, 1.0), key)
+                imgui.table_next_column()
+                imgui.text(action)
+            imgui.end_table()
+        imgui.text_disabled("Blue cells are weights, green intermediate values, yellow")
+        imgui.text_disabled("aggregates (layer-norm and softmax statistics).")
+    imgui.end()
+    if opened[1] is False:
+        state.show_help = False
