@@ -426,7 +426,7 @@ def test_gpt3_shell_is_fast_small_and_true_to_size():
 def test_gpt2_shell_keeps_one_box_per_head(shells):
     scene = shells["gpt2"]
     assert scene.heads_merged == 1 and scene.n_tokens == SHELL_MAX_TOKENS
-    assert scene.by_name["h.11.attn.head11.out"].shape == (64, 1024)
+    assert scene.by_name["h.11.attn.head11.out"].shape == (64, SHELL_MAX_TOKENS)
     assert len(scene.boxes) < 5000
 
 
