@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from llmviz_desktop.model.config import GPTConfig
 from llmviz_desktop.model.params import Params, init_params, param_specs
-from llmviz_desktop.model.tasks import all_inputs, sort_batch
+from llmviz_desktop.model.tasks import all_inputs, sequences_for, sort_batch
 from llmviz_desktop.model.train import TrainConfig
 
 TorchParams = dict[str, torch.Tensor]
@@ -89,8 +89,18 @@ def gpt_forward(
 
 @torch.inference_mode()
 def torch_sort_accuracy(cfg: GPTConfig, p: TorchParams, attention: str = "sdpa") -> int:
+    """The greedy count from one teacher-forced forward over input + solution, the same exact
+    method as numpy's sort_accuracy (greedy decoding is right iff every solution-position
+    argmax given the correct prefix is correct), so both trainers evaluate alike."""
+    x, y = sequences_for(all_inputs())
+    pred = gpt_forward(cfg, p, torch.from_numpy(x), attention).argmax(dim=-1).numpy()
+    return int(((pred == y) | (y < 0)).all(axis=1).sum())
+
+
+@torch.inference_mode()
+def torch_greedy_sort_accuracy(cfg: GPTConfig, p: TorchParams, attention: str = "sdpa") -> int:
     """Greedy batched decoding of all 729 inputs (full recompute each step, like generate.py);
-    returns how many come out sorted."""
+    returns how many come out sorted. Used to cross-check torch_sort_accuracy."""
     inp = torch.from_numpy(all_inputs())  # [729, L]
     L = inp.shape[1]
     seq = inp

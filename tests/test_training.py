@@ -234,3 +234,20 @@ def test_nano_sort_preset_fits_the_task():
     assert NANO.block_size == 2 * L - 1
     assert NANO.vocab_size == 3 and NANO.vocab == ("A", "B", "C")
     assert NANO.task == {"name": "sort", "length": L}
+
+
+def test_teacher_forced_count_equals_real_greedy_decoding():
+    """sort_accuracy's one-pass count is exactly what token-by-token greedy decoding gives,
+    for a half-trained model (many failures) and for the shipped one (none)."""
+    from llmviz_desktop.model.train import greedy_sort_accuracy
+    from llmviz_desktop.model.weights import resolve_model
+
+    cfg = preset("nano-sort")
+    trainer = Trainer(cfg, TrainConfig(seed=5))
+    for _ in range(40):
+        trainer.step()
+    partial = sort_accuracy(cfg, trainer.params)
+    assert 0 < partial < 729
+    assert partial == greedy_sort_accuracy(cfg, trainer.params)
+    cfg, params = resolve_model("nano-sort")
+    assert sort_accuracy(cfg, params) == greedy_sort_accuracy(cfg, params) == 729

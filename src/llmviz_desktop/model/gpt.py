@@ -152,7 +152,9 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
 
         m = _layer_norm(tr, f"{pre}.ln_2", x, p, eps)  # [B, T, C]
         fc = tr.add(f"{pre}.mlp.fc", _linear(m, p, f"{pre}.mlp.c_fc"), ("B", "T", "4C"))
-        g = tr.add(f"{pre}.mlp.gelu", gelu(fc), ("B", "T", "4C"))  # [B, T, 4C]
+        t = np.tanh(GELU_A * (fc + GELU_B * fc * fc * fc))  # kept: the backward pass needs it
+        tr.cache[f"{pre}.gelu_tanh"] = t
+        g = tr.add(f"{pre}.mlp.gelu", 0.5 * fc * (1.0 + t), ("B", "T", "4C"))  # = gelu(fc)
         mp = tr.add(f"{pre}.mlp.proj", _linear(g, p, f"{pre}.mlp.c_proj"), ("B", "T", "C"))
         x = tr.add(f"{pre}.mlp.residual", x + mp, ("B", "T", "C"))  # [B, T, C]
 

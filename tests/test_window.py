@@ -1,0 +1,197 @@
+"""The real desktop window under Xvfb, driven with real mouse input from xdotool.
+
+Needs Xvfb, xdotool and ImageMagick's `import` (.ci/run installs them); without them these
+tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+WIDTH, HEIGHT = 1280, 800
+PANEL_RIGHT = 360  # the model panel covers x < ~345 at the default font size
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed (apt-get install xvfb xdotool imagemagick)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def display():
+    xvfb = require("Xvfb")
+    require("xdotool")
+    require("import")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        number = f.readline().strip()
+    assert number, "Xvfb did not report a display"
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app(display):
+    env = dict(os.environ, DISPLAY=display)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmviz_desktop.cli"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    window = wait_for_window(env, proc)
+    xdo(env, "windowmove", window, "0", "0")
+    xdo(env, "windowsize", window, str(WIDTH), str(HEIGHT))
+    time.sleep(1.0)
+    yield env, window
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def xdo(env, *args: str) -> str:
+    out = subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def wait_for_window(env, proc) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"llmviz exited with {proc.returncode}: {proc.stdout.read()}")
+        out = subprocess.run(
+            ["xdotool", "search", "--name", "llmviz"], env=env, capture_output=True, text=True
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            time.sleep(2.0)  # first frames: model, shaders, fonts
+            return out.stdout.split()[0]
+        time.sleep(0.2)
+    pytest.fail("the llmviz window did not appear within 60 s")
+
+
+def screenshot(env) -> np.ndarray:
+    time.sleep(0.6)  # a few frames at 60 fps
+    png = subprocess.run(
+        ["import", "-window", "root", "png:-"], env=env, capture_output=True, timeout=30
+    ).stdout
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def scene_mask(img: np.ndarray) -> np.ndarray:
+    """Coloured scene pixels (cells, outlines, brackets) right of the panel."""
+    mx, mn = img.max(axis=-1), img.min(axis=-1)
+    mask = (mx > 60) & (mx - mn > 40)
+    mask[:, :PANEL_RIGHT] = False
+    return mask
+
+
+def extent(img: np.ndarray) -> tuple[float, float, float, float]:
+    """Centre x, centre y, width, height of the scene's coloured pixels."""
+    ys, xs = np.nonzero(scene_mask(img))
+    assert xs.size > 500, "the scene is not visible"
+    return (xs.mean(), ys.mean(), np.percentile(xs, 99) - np.percentile(xs, 1),
+            np.percentile(ys, 99) - np.percentile(ys, 1))
+
+
+def drag(env, button: int, start, end, steps: int = 12) -> None:
+    xdo(env, "mousemove", str(start[0]), str(start[1]))
+    time.sleep(0.15)
+    xdo(env, "mousedown", str(button))
+    for i in range(1, steps + 1):
+        x = start[0] + (end[0] - start[0]) * i / steps
+        y = start[1] + (end[1] - start[1]) * i / steps
+        xdo(env, "mousemove", str(int(x)), str(int(y)))
+        time.sleep(0.03)
+    time.sleep(0.15)
+    xdo(env, "mouseup", str(button))
+
+
+def reset(env) -> None:
+    xdo(env, "mousemove", "900", "400")
+    xdo(env, "key", "Home")
+
+
+def test_window_shows_the_model_and_panel(app):
+    env, _ = app
+    img = screenshot(env)
+    assert img.shape == (HEIGHT, WIDTH, 3)
+    cx, cy, w, h = extent(img)
+    assert h > HEIGHT * 0.6  # the whole tower, top to bottom
+    panel = img[20:250, 20:330]
+    assert (panel.max(axis=-1) > 150).mean() > 0.02  # panel text is drawn
+
+
+def test_left_drag_pans_with_the_cursor(app):
+    env, _ = app
+    reset(env)
+    before = extent(screenshot(env))
+    drag(env, 1, (900, 300), (1000, 360))
+    after = extent(screenshot(env))
+    assert after[0] - before[0] == pytest.approx(100, abs=12)
+    assert after[1] - before[1] == pytest.approx(60, abs=12)
+    assert after[3] == pytest.approx(before[3], rel=0.05)  # panning does not zoom
+
+
+def test_right_drag_orbits(app):
+    env, _ = app
+    reset(env)
+    before_img = screenshot(env)
+    before = extent(before_img)
+    drag(env, 3, (900, 400), (1150, 400))  # ~75 degrees of yaw
+    after_img = screenshot(env)
+    after = extent(after_img)
+    changed = (np.abs(after_img - before_img).sum(axis=-1) > 60).mean()
+    assert changed > 0.01
+    assert after[3] == pytest.approx(before[3], rel=0.15)  # same distance: height kept
+    assert abs(after[2] - before[2]) > 8  # the slabs turn: the width on screen changes
+
+
+def test_scroll_zooms_toward_the_cursor(app):
+    env, _ = app
+    reset(env)
+    before = extent(screenshot(env))
+    xdo(env, "mousemove", str(int(before[0])), "200")
+    for _ in range(4):
+        xdo(env, "click", "4")  # wheel up: zoom in
+        time.sleep(0.05)
+    after = extent(screenshot(env))
+    assert after[3] > before[3] * 1.5 or after[2] > before[2] * 1.5
+    xdo(env, "key", "Home")
+    back = extent(screenshot(env))
+    assert back[3] == pytest.approx(before[3], rel=0.05)  # Home resets the view
+
+
+def test_help_overlay_toggles(app):
+    env, _ = app
+    reset(env)
+    base = screenshot(env)
+    xdo(env, "key", "h")
+    shown = screenshot(env)
+    centre = (slice(HEIGHT // 2 - 60, HEIGHT // 2 + 60), slice(WIDTH // 2 - 150, WIDTH // 2 + 150))
+    assert np.abs(shown[centre] - base[centre]).sum(axis=-1).mean() > 10
+    xdo(env, "key", "h")
+    hidden = screenshot(env)
+    assert np.abs(hidden[centre] - base[centre]).sum(axis=-1).mean() < 3
