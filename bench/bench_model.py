@@ -277,7 +277,10 @@ def bench_steps(quick: bool) -> None:
     )
 
     rows = []
-    for label, tn, tt in (("train step (B=64)", t_np, t_t), ("eval 729 (exact greedy count)", e_np, e_t)):
+    for label, tn, tt in (
+        ("train step (B=64)", t_np, t_t),
+        ("eval 729 (exact greedy count)", e_np, e_t),
+    ):
         mn, mt = statistics.median(tn), statistics.median(tt)
         rows.append(
             [

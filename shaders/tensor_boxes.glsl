@@ -23,8 +23,10 @@ flat out int v_box;
 void main() {
     // keep every box at least ~1.5 px on screen: far-away or very thin tensors would
     // otherwise fall between pixels and the model would break up into dots
+    // (pixel size taken at the box's nearest point: a huge box beside the camera stays exact)
     vec3 centre = in_origin + 0.5 * in_size;
-    float px = u_eye.w * max(distance(u_eye.xyz, centre), 1e-3);
+    vec3 nearest = clamp(u_eye.xyz, in_origin, in_origin + in_size);
+    float px = u_eye.w * max(distance(u_eye.xyz, nearest), 1e-3);
     vec3 size = max(in_size, vec3(1.5 * px));
     vec3 world = centre + (in_pos - 0.5) * size;
     gl_Position = u_view_proj * vec4(world, 1.0);
@@ -56,8 +58,17 @@ const vec3 POS[4] = vec3[4](vec3(0.30, 0.66, 1.00), vec3(0.36, 0.90, 0.46),
 const vec3 NEG[4] = vec3[4](vec3(0.66, 0.38, 0.98), vec3(0.08, 0.60, 0.66),
                             vec3(1.00, 0.50, 0.16), vec3(0.40, 0.42, 0.48));
 
+// integer hash of a cell index: sin()-based hashes lose all precision for the tens of
+// thousands of cells of a large model's tensor and collapse to one colour
 float hash(vec2 p) {
-    return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453);
+    uvec2 q = uvec2(p);
+    uint h = q.x * 1664525u + q.y * 1013904223u + 0x9e3779b9u;
+    h ^= h >> 16u;
+    h *= 0x7feb352du;
+    h ^= h >> 15u;
+    h *= 0x846ca68bu;
+    h ^= h >> 16u;
+    return float(h) * (1.0 / 4294967296.0);
 }
 
 float value_at(vec2 cell) {

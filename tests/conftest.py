@@ -16,3 +16,17 @@ import pytest
 def _raise_on_floating_point_errors():
     with np.errstate(all="raise"):
         yield
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--regenerate",
+        action="store_true",
+        default=False,
+        help="rewrite the golden images in tests/golden/ from the current renderer",
+    )
+
+
+@pytest.fixture(scope="session")
+def regenerate(request) -> bool:
+    return bool(request.config.getoption("--regenerate"))

@@ -86,7 +86,9 @@ def test_orbit_never_flips_over_the_poles():
 def test_framing_fits_the_box_in_view():
     lo, hi = np.array([-5.0, -2500.0, -0.5]), np.array([180.0, 0.0, 0.5])
     cam = Camera(yaw=-18.0, pitch=8.0).framing(lo, hi, W, H)
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
     proj = cam.project(corners, W, H)
     assert (proj[:, 0] >= 0).all() and (proj[:, 0] <= W).all()
     assert (proj[:, 1] >= 0).all() and (proj[:, 1] <= H).all()

@@ -51,3 +51,17 @@ def test_sorts_all_729_inputs_with_greedy_decoding():
     # trained well past the first 729/729: every greedy choice is confident
     chosen = np.stack([s.probs[np.arange(729), s.token] for s in gen.steps])
     assert chosen.min() > 0.9
+
+
+def test_shipped_weights_are_reproduced_by_our_trainer():
+    """The README's `llmviz train --steps 5000 --seed 0` gives exactly the shipped weights
+    (the trainer is deterministic: single-threaded BLAS, seeded data)."""
+    from llmviz_desktop.model.config import preset
+    from llmviz_desktop.model.train import TrainConfig, Trainer
+
+    _, shipped = resolve_model("nano-sort")
+    trainer = Trainer(preset("nano-sort"), TrainConfig(seed=0))
+    for _ in range(5000):
+        trainer.step()
+    for name, value in shipped.items():
+        np.testing.assert_array_equal(trainer.params[name], value, err_msg=name)

@@ -35,7 +35,16 @@ def display():
     require("import")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+        [
+            xvfb,
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{WIDTH}x{HEIGHT}x24",
+            "-nolisten",
+            "tcp",
+        ],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -112,8 +121,12 @@ def extent(img: np.ndarray) -> tuple[float, float, float, float]:
     """Centre x, centre y, width, height of the scene's coloured pixels."""
     ys, xs = np.nonzero(scene_mask(img))
     assert xs.size > 500, "the scene is not visible"
-    return (xs.mean(), ys.mean(), np.percentile(xs, 99) - np.percentile(xs, 1),
-            np.percentile(ys, 99) - np.percentile(ys, 1))
+    return (
+        xs.mean(),
+        ys.mean(),
+        np.percentile(xs, 99) - np.percentile(xs, 1),
+        np.percentile(ys, 99) - np.percentile(ys, 1),
+    )
 
 
 def drag(env, button: int, start, end, steps: int = 12) -> None:

@@ -53,16 +53,19 @@ class HeadlessSession:
         self.target = Offscreen(self.ctx, width, height)
         self.ui = HeadlessUI(width, height)
         self.frame = FrameRenderer(self.ctx)
-        self._warm = False
+        self._last_ui: bool | None = None
 
     def render(self, state) -> np.ndarray:
         from .ui.panels import draw_ui
 
         self.target.use()
-        for _ in range(1 if self._warm else 2):  # imgui sizes auto-resized windows on frame 1
+        # imgui sizes an auto-resized window on the frame it appears and draws it on the next:
+        # render twice whenever the panels (re)appear
+        appearing = state.show_ui and self._last_ui is not True
+        for _ in range(2 if appearing else 1):
             self.ui.new_frame()
             self.frame.render(state, draw_ui)
-        self._warm = True
+        self._last_ui = state.show_ui
         return self.target.read()
 
     def release(self) -> None:

@@ -70,6 +70,8 @@ class AppState:
     colors: ColorSettings = field(default_factory=ColorSettings)
     show_help: bool = False
     show_labels: bool = True
+    show_ui: bool = True  # the panels (labels are separate): off for clean captures
+    show_stats: bool = True  # fps / frame time in the panel (off for reproducible images)
     fps: float = 0.0
     frame_ms: float = 0.0
     width: int = 1280

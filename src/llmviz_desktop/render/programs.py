@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import moderngl
 
 from .shader_source import ShaderSourceError, load_source
 
 
-def load_program(ctx: moderngl.Context, name: str) -> moderngl.Program:
-    source = load_source(name)
+def load_program(
+    ctx: moderngl.Context, name: str, directory: Path | None = None
+) -> moderngl.Program:
+    """Compile shaders/<name>.glsl (or <directory>/<name>.glsl); errors name file and line."""
+    source = load_source(name, directory)
     try:
         return ctx.program(
             vertex_shader=source.stages["VERTEX_SHADER"],

@@ -41,6 +41,8 @@ def draw_ui(state: AppState) -> UIActions:
     actions = UIActions()
     if state.show_labels:
         draw_labels(state)
+    if not state.show_ui:
+        return actions
     draw_model_panel(state, actions)
     if state.show_help:
         draw_help(state)
@@ -119,8 +121,9 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         imgui.same_line()
         if imgui.button("help (H)"):
             state.show_help = not state.show_help
-        fps = f"{state.fps:5.1f} fps · " if state.fps else ""
-        imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
+        if state.show_stats:
+            fps = f"{state.fps:5.1f} fps · " if state.fps else ""
+            imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
         if state.status:
             imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
     imgui.end()
