@@ -5,8 +5,9 @@
 #include "common.glsl"
 
 #if defined VERTEX_SHADER
-in vec3 in_pos;      // unit cube corner, 0..1
-in vec3 in_normal;
+// No vertex buffer: gl_VertexID 0..17 builds the three faces of the box that look toward the
+// eye (one per axis; from outside a box no other face can be seen), two triangles each.
+// Half the vertices of a full cube, and vertex work is what software GL pays for.
 in vec3 in_origin;   // per instance: min corner
 in vec3 in_size;
 in vec2 in_cells;    // cols, rows
@@ -20,6 +21,8 @@ flat out vec2 v_tex;
 flat out vec4 v_style;
 flat out int v_box;
 
+const vec2 QUAD[6] = vec2[6](vec2(0, 0), vec2(1, 0), vec2(1, 1), vec2(0, 0), vec2(1, 1), vec2(0, 1));
+
 void main() {
     // keep every box at least ~1.5 px on screen: far-away or very thin tensors would
     // otherwise fall between pixels and the model would break up into dots
@@ -28,10 +31,20 @@ void main() {
     vec3 nearest = clamp(u_eye.xyz, in_origin, in_origin + in_size);
     float px = u_eye.w * max(distance(u_eye.xyz, nearest), 1e-3);
     vec3 size = max(in_size, vec3(1.5 * px));
-    vec3 world = centre + (in_pos - 0.5) * size;
+
+    int face = gl_VertexID / 6;  // 0: x, 1: y, 2: z
+    vec2 q = QUAD[gl_VertexID % 6];
+    vec3 toward = u_eye.xyz - centre;
+    float side = toward[face] >= 0.0 ? 1.0 : 0.0;
+    vec3 unit = face == 0 ? vec3(side, q.x, q.y) : face == 1 ? vec3(q.x, side, q.y)
+                                                             : vec3(q.x, q.y, side);
+    vec3 normal = vec3(0.0);
+    normal[face] = side * 2.0 - 1.0;
+
+    vec3 world = centre + (unit - 0.5) * size;
     gl_Position = u_view_proj * vec4(world, 1.0);
-    v_local = in_pos;
-    v_normal = in_normal;
+    v_local = unit;
+    v_normal = normal;
     v_cells = in_cells;
     v_tex = in_tex;
     v_style = in_style;

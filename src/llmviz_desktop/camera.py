@@ -43,7 +43,9 @@ class Camera:
         return np.array([math.cos(y), 0.0, math.sin(y)])
 
     def up(self) -> np.ndarray:
-        return np.cross(self.right(), self.forward())
+        y, p = math.radians(self.yaw), math.radians(self.pitch)
+        # cross(right, forward), written out: np.cross is slow for one 3-vector
+        return np.array([math.sin(y) * math.sin(p), math.cos(p), -math.cos(y) * math.sin(p)])
 
     def eye(self) -> np.ndarray:
         return np.asarray(self.target, float) - self.forward() * self.distance
@@ -80,12 +82,14 @@ class Camera:
 
     def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
         """World points [N, 3] -> [N, 3]: pixel x, pixel y, depth along the view axis."""
-        pts = np.atleast_2d(np.asarray(points, float)) - self.eye()
-        depth = pts @ self.forward()
+        f, r, u = self.forward(), self.right(), self.up()
+        eye = np.asarray(self.target, float) - f * self.distance
+        pts = np.atleast_2d(np.asarray(points, float)) - eye
+        depth = pts @ f
         t = math.tan(math.radians(self.fov) / 2.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sx = (pts @ self.right()) / (depth * t * width / height)
-            sy = (pts @ self.up()) / (depth * t)
+            sx = (pts @ r) / (depth * t * width / height)
+            sy = (pts @ u) / (depth * t)
         return np.stack([(sx + 1) * width / 2, (1 - sy) * height / 2, depth], axis=-1)
 
     def point_on_target_plane(self, x: float, y: float, width: int, height: int) -> np.ndarray:

@@ -222,9 +222,13 @@ def place_sections(scene, camera: Camera, width: int, height: int) -> list[Secti
     """Brackets with titles just right of the model, for sections tall enough on screen."""
     lo, hi = scene.bounds
     x_world = float(hi[0]) + 6.0 * float(getattr(scene, "gap", 2.0))
+    secs = sections(scene)
+    if not secs:
+        return []
+    ends = np.array([[[x_world, top, 0.0], [x_world, bottom, 0.0]] for _, _, top, bottom in secs])
+    projected = camera.project(ends.reshape(-1, 3), width, height).reshape(-1, 2, 3)
     out = []
-    for title, kind, top, bottom in sections(scene):
-        pts = camera.project(np.array([[x_world, top, 0.0], [x_world, bottom, 0.0]]), width, height)
+    for (title, kind, _, _), pts in zip(secs, projected, strict=True):
         if (pts[:, 2] <= 0).any():
             continue
         y_top, y_bottom = float(pts[0, 1]), float(pts[1, 1])

@@ -25,16 +25,17 @@ class FrameRenderer:
             self.scene.set_scene(state.model.scene, state.model.trace, state.model.params)
             self._scene_of = key
 
-    def render(self, state: AppState, draw_ui) -> object:
+    def render(self, state: AppState, draw_ui, scene: bool = True) -> object:
         """Draw into the bound framebuffer; draw_ui(state) builds the imgui frame and returns
-        its actions."""
+        its actions. scene=False draws only the clear and the UI (the benchmark's baseline)."""
         from imgui_bundle import imgui
 
         self.sync(state)
         start = time.perf_counter()
         self.ctx.viewport = (0, 0, state.width, state.height)
         self.ctx.clear(*BACKGROUND, depth=1.0)
-        self.scene.draw(state.camera, state.width, state.height, state.colors)
+        if scene:
+            self.scene.draw(state.camera, state.width, state.height, state.colors)
         imgui.new_frame()
         actions = draw_ui(state)
         imgui.render()

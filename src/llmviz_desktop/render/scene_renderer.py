@@ -20,25 +20,9 @@ from .ubo import (
 )
 from .value_atlas import pack
 
+VERTICES_PER_BOX = 18  # three eye-facing faces, built in the vertex shader
 KIND_CODE = {"weight": 0, "intermediate": 1, "aggregate": 2, "token": 3}
 BACKGROUND = (0.035, 0.043, 0.06, 1.0)
-
-
-def _cube() -> np.ndarray:
-    """36 vertices (position 0..1, normal) of a unit cube, counter-clockwise outside."""
-    faces = [  # normal, then the 4 corners in CCW order seen from outside
-        ((0, 0, 1), [(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 1, 1)]),
-        ((0, 0, -1), [(1, 0, 0), (0, 0, 0), (0, 1, 0), (1, 1, 0)]),
-        ((1, 0, 0), [(1, 0, 1), (1, 0, 0), (1, 1, 0), (1, 1, 1)]),
-        ((-1, 0, 0), [(0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 1, 0)]),
-        ((0, 1, 0), [(0, 1, 1), (1, 1, 1), (1, 1, 0), (0, 1, 0)]),
-        ((0, -1, 0), [(0, 0, 0), (1, 0, 0), (1, 0, 1), (0, 0, 1)]),
-    ]
-    verts = []
-    for normal, c in faces:
-        for idx in (0, 1, 2, 0, 2, 3):
-            verts.append((*c[idx], *normal))
-    return np.array(verts, np.float32)
 
 
 def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
@@ -79,7 +63,6 @@ class SceneRenderer:
         assert isinstance(sampler, moderngl.Uniform)
         sampler.value = 0
         self.ubo = ctx.buffer(reserve=GLOBALS_SIZE)
-        self.cube = ctx.buffer(_cube().tobytes())
         self.instances: moderngl.Buffer | None = None
         self.vao: moderngl.VertexArray | None = None
         self.atlas: moderngl.Texture | None = None
@@ -110,10 +93,7 @@ class SceneRenderer:
         self.instances = self.ctx.buffer(inst.tobytes())
         self.vao = self.ctx.vertex_array(
             self.program,
-            [
-                (self.cube, "3f 3f", "in_pos", "in_normal"),
-                (self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS),
-            ],
+            [(self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS)],
         )
         self.scene, self.count = scene, len(inst)
         lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
@@ -145,10 +125,10 @@ class SceneRenderer:
         )
         self.ubo.bind_to_uniform_block(GLOBALS_BINDING)
         self.atlas.use(0)
-        self.ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+        # the shader emits only eye-facing faces (3 per box), so no face culling is needed
+        self.ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
         self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
-        self.vao.render(moderngl.TRIANGLES, instances=self.count)
-        self.ctx.disable(moderngl.CULL_FACE)
+        self.vao.render(moderngl.TRIANGLES, vertices=VERTICES_PER_BOX, instances=self.count)
 
     def _release_scene(self) -> None:
         for obj in (self.vao, self.instances, self.atlas):
@@ -158,5 +138,5 @@ class SceneRenderer:
 
     def release(self) -> None:
         self._release_scene()
-        for obj in (self.ubo, self.cube, self.program):
+        for obj in (self.ubo, self.program):
             obj.release()
