@@ -57,7 +57,10 @@ def main() -> None:
         target = TARGETS.get(name)
         status = "-" if target is None else ("PASS" if f / e <= target else "MISS")
         rows.append((name, len(model.scene.boxes), e, f, f / e, target, status))
-    header = f"{'scene':<10} {'boxes':>6} {'empty ms':>9} {'scene ms':>9} {'ratio':>7} {'target':>7}  status"
+    header = (
+        f"{'scene':<10} {'boxes':>6} {'empty ms':>9} {'scene ms':>9} {'ratio':>7} "
+        f"{'target':>7}  status"
+    )
     print(header)
     print("-" * len(header))
     for name, boxes, e, f, ratio, target, status in rows:
