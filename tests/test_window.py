@@ -102,7 +102,7 @@ def wait_for_window(env, proc) -> str:
 
 
 def screenshot(env) -> np.ndarray:
-    time.sleep(0.6)  # a few frames at 60 fps
+    time.sleep(1.0)  # camera flights (0.6 s) finish; then a few frames at 60 fps
     png = subprocess.run(
         ["import", "-window", "root", "png:-"], env=env, capture_output=True, timeout=30
     ).stdout
@@ -208,3 +208,19 @@ def test_help_overlay_toggles(app):
     xdo(env, "key", "h")
     hidden = screenshot(env)
     assert np.abs(hidden[centre] - base[centre]).sum(axis=-1).mean() < 3
+
+
+def test_f_flies_to_the_tensor_under_the_cursor(app):
+    env, _ = app
+    reset(env)
+    img = screenshot(env)
+    ys, xs = np.nonzero(scene_mask(img))
+    # the widest block of coloured pixels near the top: layer 1's attention heads
+    row = int(np.percentile(ys, 8))
+    on_row = xs[np.abs(ys - row) < 3]
+    x = int(np.median(on_row))
+    xdo(env, "mousemove", str(x), str(row))
+    xdo(env, "key", "f")
+    after = extent(screenshot(env))
+    before = extent(img)
+    assert after[2] > before[2] * 3  # the tensor now fills much of the view

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import moderngl_window as mglw
 import numpy as np
 
-from .camera import Camera
+from .camera import Camera, fly
 from .picking import pick_box
 from .render.context import check_version
 from .render.frame import FrameRenderer
@@ -17,6 +15,7 @@ from .ui.imgui_input import ImguiInput
 from .ui.panels import draw_ui
 
 ZOOM_STEP = 0.85  # distance factor per scroll notch
+FLY_SECONDS = 0.6  # Home / R / F animate the camera over this long
 
 
 class LlmvizWindow(mglw.WindowConfig):
@@ -40,6 +39,8 @@ class LlmvizWindow(mglw.WindowConfig):
         self.state = AppState(model, camera_preset("overview", model.scene, width, height))
         self.state.width, self.state.height = width, height
         self._drag_depth: float | None = None
+        self._flight: tuple[Camera, Camera, float] | None = None  # start, end, start time
+        self._time = 0.0
         self._mouse = (0.0, 0.0)
         self._fps_frames, self._fps_time = 0, 0.0
 
@@ -57,7 +58,21 @@ class LlmvizWindow(mglw.WindowConfig):
 
     # ---- frame -----------------------------------------------------------------------------
 
+    def fly_to(self, end: Camera) -> None:
+        """Animate the camera to `end` (a pure function of elapsed time: camera.fly)."""
+        self._flight = (self.state.camera, end, self._time)
+
+    def _stop_flight(self) -> None:
+        self._flight = None
+
     def on_render(self, time: float, frame_time: float) -> None:
+        self._time = time
+        if self._flight is not None:
+            start, end, t0 = self._flight
+            progress = (time - t0) / FLY_SECONDS
+            self.state.camera = fly(start, end, progress)
+            if progress >= 1.0:
+                self._flight = None
         self.input.set_delta_time(frame_time)
         self._fps_frames += 1
         self._fps_time += frame_time
@@ -71,7 +86,7 @@ class LlmvizWindow(mglw.WindowConfig):
         if actions.load_model:
             self._switch_model(actions.load_model)
         if actions.reset_camera:
-            self._reset_camera()
+            self._reset_camera(animate=True)
 
     def _switch_model(self, spec: str) -> None:
         try:
@@ -83,9 +98,14 @@ class LlmvizWindow(mglw.WindowConfig):
         self.state.status = ""
         self._reset_camera()
 
-    def _reset_camera(self) -> None:
+    def _reset_camera(self, animate: bool = False) -> None:
         s = self.state
-        s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
+        home = camera_preset("overview", s.model.scene, s.width, s.height)
+        if animate:
+            self.fly_to(home)
+        else:
+            self._stop_flight()
+            s.camera = home
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -101,6 +121,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self.input.mouse_press_event(x, y, button)
         if self.input.wants_mouse():
             return
+        self._stop_flight()  # the user takes the camera back
         if button == 1:  # remember the depth of the grabbed point so it stays under the cursor
             hit = self._hit(*self._px(x, y))
             cam = self.state.camera
@@ -129,6 +150,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self.input.mouse_scroll_event(x_offset, y_offset)
         if self.input.wants_mouse() or y_offset == 0:
             return
+        self._stop_flight()
         s = self.state
         mx, my = self._px(*self._mouse)
         hit = self._hit(mx, my)
@@ -147,7 +169,7 @@ class LlmvizWindow(mglw.WindowConfig):
             return
         s = self.state
         if key in (keys.HOME, keys.R):
-            self._reset_camera()
+            self._reset_camera(animate=True)
         elif key == keys.H or (key == keys.SLASH and modifiers.shift):
             s.show_help = not s.show_help
         elif key == keys.L:
@@ -158,8 +180,7 @@ class LlmvizWindow(mglw.WindowConfig):
             if hit is not None:
                 box = s.model.scene.boxes[hit[0]]
                 lo, hi = box_bounds(box)
-                target = s.camera.framing(lo, hi, s.width, s.height, margin=1.3)
-                s.camera = replace(target)
+                self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
         elif key == keys.ESCAPE and s.show_help:
             s.show_help = False
 

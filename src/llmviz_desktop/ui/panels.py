@@ -81,7 +81,11 @@ def draw_labels(state: AppState) -> None:
         if label.kind == "token":
             w = imgui.calc_text_size(label.text).x * label.size / imgui.get_font_size()
             pos = ImVec2(label.x - w / 2, label.y - label.size / 2)
-            dl.add_text(font, label.size, pos, _col(0.05, 0.06, 0.08), label.text)
+            # the cell brightens with the token id: light ink on the dark low ids
+            vocab = model.config.vocab or ()
+            dark_cell = label.text in vocab and vocab.index(label.text) < (len(vocab) - 1) / 2
+            ink = _col(0.92, 0.94, 0.98) if dark_cell else _col(0.05, 0.06, 0.08)
+            dl.add_text(font, label.size, pos, ink, label.text)
         else:
             pos = ImVec2(label.x, label.y - label.size)
             dl.add_text(font, label.size, pos, _col(0.86, 0.89, 0.95, 0.92), label.text)
