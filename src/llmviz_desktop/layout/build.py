@@ -429,120 +429,47 @@ class _Builder:
                 )
         return y_o - dq * CELL
 
-    def projection(self, i: int, y: float) -> float:
-        C, g, L = self.cfg.n_embd, self.g, f"Layer {i + 1}"
-        key = f"h.{i}.attn.c_proj"
+    def traced(self, name: str, title: str, rows: int, axis: str, y: float, group: str, i: int):
+        """An intermediate [rows, T] on the spine whose values are the trace tensor `name`."""
+        return self.spine(name, title, rows, axis, y, group, i, source=self.act(name))
+
+    def matmul(self, i: int, y: float, key: str, out: str, n_in: int, n_out: int, titles, group):
+        """Weight^T and bias left of the spine, the product (trace `out`) on it; the classic
+        layout: the weight row meets the input column at the output cell."""
+        axis = {self.cfg.n_embd: "C", 4 * self.cfg.n_embd: "4C"}
         self.linear_params(
             self.x0,
             y,
             w_name=f"{key}.weight",
             b_name=f"{key}.bias",
             key=key,
-            rows=C,
-            n_in=C,
-            row_axis="C",
-            col_axis="C",
-            title=f"{L} · attention projection",
+            rows=n_out,
+            n_in=n_in,
+            row_axis=axis[n_out],
+            col_axis=axis[n_in],
+            title=titles[0],
             layer=i,
-            group="projection",
+            group=group,
         )
-        y = self.spine(
-            f"h.{i}.attn.proj",
-            f"{L} · attention output (projected)",
-            C,
-            "C",
-            y,
-            "projection",
-            i,
-            source=self.act(f"h.{i}.attn.proj"),
-        )
-        y -= g
-        return self.spine(
-            f"h.{i}.attn.residual",
-            f"{L} · residual + attention",
-            C,
-            "C",
-            y,
-            "projection",
-            i,
-            source=self.act(f"h.{i}.attn.residual"),
+        return self.traced(out, titles[1], n_out, axis[n_out], y, group, i)
+
+    def projection(self, i: int, y: float) -> float:
+        C, L, pre = self.cfg.n_embd, f"Layer {i + 1}", f"h.{i}"
+        titles = (f"{L} · attention projection", f"{L} · attention output (projected)")
+        y = self.matmul(i, y, f"{pre}.attn.c_proj", f"{pre}.attn.proj", C, C, titles, "projection")
+        y -= self.g
+        return self.traced(
+            f"{pre}.attn.residual", f"{L} · residual + attention", C, "C", y, "projection", i
         )
 
     def mlp(self, i: int, y: float) -> float:
-        C, g, L = self.cfg.n_embd, self.g, f"Layer {i + 1}"
-        key = f"h.{i}.mlp.c_fc"
-        self.linear_params(
-            self.x0,
-            y,
-            w_name=f"{key}.weight",
-            b_name=f"{key}.bias",
-            key=key,
-            rows=4 * C,
-            n_in=C,
-            row_axis="4C",
-            col_axis="C",
-            title=f"{L} · MLP up-projection",
-            layer=i,
-            group="mlp",
-        )
-        y = self.spine(
-            f"h.{i}.mlp.fc",
-            f"{L} · MLP hidden (pre-GELU)",
-            4 * C,
-            "4C",
-            y,
-            "mlp",
-            i,
-            source=self.act(f"h.{i}.mlp.fc"),
-        )
-        y -= g
-        y = self.spine(
-            f"h.{i}.mlp.gelu",
-            f"{L} · MLP hidden (GELU)",
-            4 * C,
-            "4C",
-            y,
-            "mlp",
-            i,
-            source=self.act(f"h.{i}.mlp.gelu"),
-        )
-        y -= g
-        key = f"h.{i}.mlp.c_proj"
-        self.linear_params(
-            self.x0,
-            y,
-            w_name=f"{key}.weight",
-            b_name=f"{key}.bias",
-            key=key,
-            rows=C,
-            n_in=4 * C,
-            row_axis="C",
-            col_axis="4C",
-            title=f"{L} · MLP down-projection",
-            layer=i,
-            group="mlp",
-        )
-        y = self.spine(
-            f"h.{i}.mlp.proj",
-            f"{L} · MLP output",
-            C,
-            "C",
-            y,
-            "mlp",
-            i,
-            source=self.act(f"h.{i}.mlp.proj"),
-        )
-        y -= g
-        return self.spine(
-            f"h.{i}.mlp.residual",
-            f"{L} · residual + MLP",
-            C,
-            "C",
-            y,
-            "mlp",
-            i,
-            source=self.act(f"h.{i}.mlp.residual"),
-        )
+        C, L, pre, g = self.cfg.n_embd, f"Layer {i + 1}", f"h.{i}", self.g
+        titles = (f"{L} · MLP up-projection", f"{L} · MLP hidden (pre-GELU)")
+        y = self.matmul(i, y, f"{pre}.mlp.c_fc", f"{pre}.mlp.fc", C, 4 * C, titles, "mlp") - g
+        y = self.traced(f"{pre}.mlp.gelu", f"{L} · MLP hidden (GELU)", 4 * C, "4C", y, "mlp", i)
+        titles = (f"{L} · MLP down-projection", f"{L} · MLP output")
+        y = self.matmul(i, y - g, f"{pre}.mlp.c_proj", f"{pre}.mlp.proj", 4 * C, C, titles, "mlp")
+        return self.traced(f"{pre}.mlp.residual", f"{L} · residual + MLP", C, "C", y - g, "mlp", i)
 
     def output(self, y: float) -> float:
         cfg, g = self.cfg, self.g
