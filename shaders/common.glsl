@@ -7,3 +7,11 @@ layout(std140) uniform Globals {
     vec4 u_color;       // x scale (0 linear, 1 symlog); y symlog linear range; z grid; w time
     vec4 u_highlight;   // x box index (-1 none), y row, z col
 };
+
+// Highlighted cells: layout defined once in Python (render/ubo.py, HIGHLIGHTS).
+#define MAX_HIGHLIGHTS 32
+layout(std140) uniform Highlights {
+    ivec4 u_hl_count;                 // x: entries in use
+    vec4 u_hl_box[MAX_HIGHLIGHTS];    // x box index, y role (0 cell, 1 row/col, 2 source)
+    vec4 u_hl_range[MAX_HIGHLIGHTS];  // row0, row1, col0, col1 (half-open); -1 = all
+};

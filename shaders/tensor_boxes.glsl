@@ -137,7 +137,26 @@ void main() {
         col += (h < 0.5 ? 0.025 : 0.0);
     }
 
+    // hover highlights: the hovered cell (0), its row and column (1), its formula's sources (2)
+    int role = 3;
+    vec2 c = floor(cell);
+    for (int k = 0; k < u_hl_count.x; k++) {
+        if (int(u_hl_box[k].x + 0.5) != v_box) continue;
+        vec4 r = u_hl_range[k];
+        bool rows_in = r.x < 0.0 || (c.y >= r.x && c.y < r.y);
+        bool cols_in = r.z < 0.0 || (c.x >= r.z && c.x < r.w);
+        if (rows_in && cols_in) role = min(role, int(u_hl_box[k].y + 0.5));
+    }
+    vec3 accent = role == 2 ? vec3(1.0, 0.62, 0.22) : vec3(1.0);
+    if (role == 1) col = mix(col, vec3(1.0), 0.14);
+    if (role == 0 || role == 2) col = mix(col, accent, 0.32);
+
     if (face) {
+        if (role == 0 || role == 2) {  // a crisp outline round each highlighted cell
+            vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
+            float ring = 1.0 - clamp(min(d.x, d.y) - 1.2, 0.0, 1.0);
+            col = mix(col, accent, ring * (footprint < 0.25 ? 0.9 : 0.0));
+        }
         // cell gridlines, anti-aliased with fwidth, faded out before they turn into moire
         vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
         float line = 1.0 - clamp(min(d.x, d.y) - 0.35, 0.0, 1.0);

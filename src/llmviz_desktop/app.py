@@ -6,7 +6,7 @@ import moderngl_window as mglw
 import numpy as np
 
 from .camera import Camera, fly
-from .picking import pick_box
+from .picking import pick_box, pick_cell
 from .render.context import check_version
 from .render.frame import FrameRenderer
 from .state import AppState, camera_preset, load_model
@@ -42,6 +42,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self._flight: tuple[Camera, Camera, float] | None = None  # start, end, start time
         self._time = 0.0
         self._mouse = (0.0, 0.0)
+        self._press: tuple[float, float] | None = None  # where a left press started (click?)
         self._fps_frames, self._fps_time = 0, 0.0
 
     # ---- coordinates -----------------------------------------------------------------------
@@ -96,6 +97,7 @@ class LlmvizWindow(mglw.WindowConfig):
             return
         self.state.model = model
         self.state.status = ""
+        self.state.pinned = None
         self._reset_camera()
 
     def _reset_camera(self, animate: bool = False) -> None:
@@ -116,12 +118,15 @@ class LlmvizWindow(mglw.WindowConfig):
     def on_mouse_position_event(self, x, y, dx, dy) -> None:
         self.input.mouse_position_event(x, y, dx, dy)
         self._mouse = (x, y)
+        self.state.mouse = None if self.input.wants_mouse() else self._px(x, y)
 
     def on_mouse_press_event(self, x, y, button) -> None:
         self.input.mouse_press_event(x, y, button)
         if self.input.wants_mouse():
             return
         self._stop_flight()  # the user takes the camera back
+        if button == 1:
+            self._press = (x, y)
         if button == 1:  # remember the depth of the grabbed point so it stays under the cursor
             hit = self._hit(*self._px(x, y))
             cam = self.state.camera
@@ -133,10 +138,22 @@ class LlmvizWindow(mglw.WindowConfig):
     def on_mouse_release_event(self, x, y, button) -> None:
         self.input.mouse_release_event(x, y, button)
         self._drag_depth = None
+        press, self._press = self._press, None
+        if button == 1 and press is not None and abs(x - press[0]) + abs(y - press[1]) < 4:
+            self._click(x, y)  # a click, not a drag: pin or unpin the tooltip
+
+    def _click(self, x: float, y: float) -> None:
+        s = self.state
+        if s.pinned is not None:
+            s.pinned = None
+            return
+        hit = pick_cell(s.model.scene, s.camera, *self._px(x, y), s.width, s.height)
+        s.pinned = hit
 
     def on_mouse_drag_event(self, x, y, dx, dy) -> None:
         self.input.mouse_drag_event(x, y, dx, dy)
         self._mouse = (x, y)
+        self.state.mouse = self._px(x, y)
         if self.input.wants_mouse():
             return
         s = self.state
@@ -181,8 +198,11 @@ class LlmvizWindow(mglw.WindowConfig):
                 box = s.model.scene.boxes[hit[0]]
                 lo, hi = box_bounds(box)
                 self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
-        elif key == keys.ESCAPE and s.show_help:
-            s.show_help = False
+        elif key == keys.ESCAPE:
+            if s.pinned is not None:
+                s.pinned = None
+            else:
+                s.show_help = False
 
     def on_close(self) -> None:
         self.frame.release()

@@ -50,6 +50,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _point(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected X,Y in pixels like 640,360, got {text!r}"
+        ) from None
+    return x, y
+
+
 def _size(text: str) -> tuple[int, int]:
     from .render_cli import parse_size
 
@@ -148,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write JSON: camera, visible tensors, frame-time statistics",
     )
     p.add_argument("--help-overlay", action="store_true", help="draw the controls overlay")
+    p.add_argument(
+        "--hover",
+        type=_point,
+        default=None,
+        metavar="X,Y",
+        help="hover the cursor at pixel X,Y: draws the tooltip and highlights, and the report "
+        "gains 'hover' (tensor, cell, index, value, formula)",
+    )
 
     p = sub.add_parser(
         "params",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -22,11 +24,21 @@ def box_aabbs(scene) -> tuple[np.ndarray, np.ndarray]:
     return cached
 
 
-def pick_box(scene, origin: np.ndarray, direction: np.ndarray):
-    """Nearest box hit by the ray: (index, hit point, distance) or None."""
+MIN_PX = 1.5  # the renderer draws every box at least this many pixels across
+
+
+def pick_box(scene, origin: np.ndarray, direction: np.ndarray, wpp_at_1: float | None = None):
+    """Nearest box hit by the ray: (index, hit point, distance) or None. With wpp_at_1 (world
+    units per pixel at distance 1), boxes are grown to MIN_PX on screen exactly as the
+    tensor_boxes shader grows them, so what is drawn can be picked."""
     lo, hi = box_aabbs(scene)
     if len(lo) == 0:
         return None
+    if wpp_at_1 is not None:
+        nearest = np.clip(origin, lo, hi)
+        px = wpp_at_1 * np.maximum(np.linalg.norm(nearest - origin, axis=1), 1e-3)
+        grow = np.maximum(MIN_PX * px[:, None] - (hi - lo), 0.0) / 2
+        lo, hi = lo - grow, hi + grow
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / direction
         t1 = (lo - origin) * inv
@@ -41,3 +53,35 @@ def pick_box(scene, origin: np.ndarray, direction: np.ndarray):
     t = np.where(hit, np.maximum(near, 0.0), np.inf)
     i = int(np.argmin(t))
     return i, origin + direction * t[i], float(t[i])
+
+
+@dataclass(frozen=True)
+class CellHit:
+    box_index: int
+    box: object  # the layout TensorBox
+    row: int  # drawn cell (row, col)
+    col: int
+    point: np.ndarray  # world hit point
+    distance: float  # along the ray
+
+
+def cell_at(box, point: np.ndarray) -> tuple[int, int]:
+    """The cell of `box` containing a point on (or in) it: floor of the local coordinates,
+    clamped so a hit exactly on the far edge belongs to the last cell."""
+    ox, oy, _ = box.origin
+    cell = box.size[0] / box.cols
+    col = int(np.floor((point[0] - ox) / cell))
+    row = int(np.floor((oy - point[1]) / (box.size[1] / box.rows)))
+    return min(max(row, 0), box.rows - 1), min(max(col, 0), box.cols - 1)
+
+
+def pick_cell(scene, camera, x: float, y: float, width: int, height: int) -> CellHit | None:
+    """The cell under pixel (x, y): nearest box along the camera ray, then the cell there."""
+    eye, direction = camera.ray(x, y, width, height)
+    hit = pick_box(scene, eye, direction, camera.world_per_pixel(height, 1.0))
+    if hit is None:
+        return None
+    index, point, distance = hit
+    box = scene.boxes[index]
+    row, col = cell_at(box, point)
+    return CellHit(index, box, row, col, point, distance)

@@ -92,6 +92,32 @@ def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
     return [b.name for b, s in zip(scene.boxes, seen, strict=True) if s]
 
 
+def hover_report(state) -> dict | None:
+    """The hovered cell for --report: tensor, cell, index, value and formula (or None)."""
+    info = state.hover
+    if info is None:
+        return None
+    ex = info.explanation
+
+    def num(v):
+        return None if v is None else (str(v) if not np.isfinite(v) else float(v))
+
+    return {
+        "tensor": ex.box,
+        "title": ex.title,
+        "kind": ex.kind,
+        "cell": list(ex.cell),
+        "index": [int(k) for k in ex.index],
+        "index_text": ex.index_text,
+        "value": num(ex.value),
+        "operation": ex.operation,
+        "formula": ex.formula,
+        "lines": list(ex.lines),
+        "recomputed": num(ex.recomputed),
+        "sources": [s.box for s in ex.sources],
+    }
+
+
 def run_render(args: argparse.Namespace, fail) -> int:
     from PIL import Image
 
@@ -109,6 +135,9 @@ def run_render(args: argparse.Namespace, fail) -> int:
     if not out.parent.is_dir():
         raise fail(f"--out {out}: directory {out.parent} does not exist")
     width, height = args.size
+    hover = getattr(args, "hover", None)
+    if hover is not None and not (0 <= hover[0] < width and 0 <= hover[1] < height):
+        raise fail(f"--hover {hover[0]:g},{hover[1]:g} lies outside the {width}x{height} image")
     try:
         model = load_model(args.model, args.input)
         camera = parse_camera(args.camera, model.scene, width, height)
@@ -121,6 +150,7 @@ def run_render(args: argparse.Namespace, fail) -> int:
     try:
         state = AppState(model, camera, width=width, height=height)
         state.show_help = args.help_overlay
+        state.mouse = hover
         times = []
         for _ in range(args.frames):
             start = time.perf_counter()
@@ -145,6 +175,8 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 },
                 "renderer": session.ctx.info.get("GL_RENDERER", ""),
             }
+            if hover is not None:
+                report["hover"] = hover_report(state)
             atomic_write_bytes(
                 args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
             )

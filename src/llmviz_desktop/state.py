@@ -77,6 +77,10 @@ class AppState:
     width: int = 1280
     height: int = 720
     status: str = ""  # one-line message shown in the panel (errors, hints)
+    mouse: tuple[float, float] | None = None  # cursor in framebuffer pixels, None: outside
+    pinned: object | None = None  # a picking.CellHit whose tooltip stays (click; Esc frees)
+    hover: object | None = None  # hover.HoverInfo for this frame (derived, not edited)
+    title_hover: str | None = None  # name of the box whose title is under the cursor
 
 
 def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:

@@ -109,6 +109,26 @@ class ValueSource:
             idx = (a, b)
         return (0, *idx) if self.batched else idx
 
+    def cell(self, index: tuple[int, ...]) -> tuple[int, int] | None:
+        """The inverse of ``index``: the drawn cell (i, j) showing ``array()[index]``, or None
+        when that element is not drawn (another batch row, outside the ``rows`` / ``cols``
+        slice, a negative index). The array's own extent is not known here, so an index past
+        the end of an unsliced axis is not caught."""
+        idx = tuple(int(v) for v in index)
+        if self.batched:
+            if not idx or idx[0] != 0:
+                return None
+            idx = idx[1:]
+        if len(idx) != self.ndim:
+            return None
+        a, b = (idx[0], 0) if self.ndim == 1 else (idx[0], idx[1])
+        for pos, rng in ((a, self.rows), (b, self.cols)):
+            if pos < 0 or (rng is not None and not rng[0] <= pos < rng[1]):
+                return None
+        a -= self.rows[0] if self.rows is not None else 0
+        b -= self.cols[0] if self.cols is not None else 0
+        return (b, a) if self.transpose else (a, b)
+
 
 @dataclass(frozen=True)
 class TensorBox:

@@ -6,6 +6,7 @@ import time
 
 import moderngl
 
+from ..hover import HoverTracker
 from ..state import AppState
 from .imgui_renderer import ImguiRenderer
 from .scene_renderer import BACKGROUND, SceneRenderer
@@ -17,6 +18,7 @@ class FrameRenderer:
         self.scene = SceneRenderer(ctx)
         self.imgui = ImguiRenderer(ctx)
         self._scene_of: tuple[int, int] | None = None
+        self.hover = HoverTracker()
 
     def sync(self, state: AppState) -> None:
         """Re-upload the scene when the model (or its trace) changed."""
@@ -32,6 +34,8 @@ class FrameRenderer:
 
         self.sync(state)
         start = time.perf_counter()
+        state.hover = self.hover.update(state)
+        self.scene.set_highlights(state.hover.highlights if state.hover else [])
         self.ctx.viewport = (0, 0, state.width, state.height)
         self.ctx.clear(*BACKGROUND, depth=1.0)
         if scene:

@@ -16,7 +16,10 @@ from .ubo import (
     BOX_INSTANCE_FORMAT,
     GLOBALS_BINDING,
     GLOBALS_SIZE,
+    HIGHLIGHTS_BINDING,
+    HIGHLIGHTS_SIZE,
     pack_globals,
+    pack_highlights,
 )
 from .value_atlas import pack
 
@@ -59,6 +62,11 @@ class SceneRenderer:
         block = self.program["Globals"]
         assert isinstance(block, moderngl.UniformBlock)
         block.binding = GLOBALS_BINDING
+        hl_block = self.program["Highlights"]
+        assert isinstance(hl_block, moderngl.UniformBlock)
+        hl_block.binding = HIGHLIGHTS_BINDING
+        self.hl_ubo = ctx.buffer(pack_highlights([]))
+        assert self.hl_ubo.size == HIGHLIGHTS_SIZE
         sampler = self.program["u_values"]
         assert isinstance(sampler, moderngl.Uniform)
         sampler.value = 0
@@ -124,11 +132,16 @@ class SceneRenderer:
             )
         )
         self.ubo.bind_to_uniform_block(GLOBALS_BINDING)
+        self.hl_ubo.bind_to_uniform_block(HIGHLIGHTS_BINDING)
         self.atlas.use(0)
         # the shader emits only eye-facing faces (3 per box), so no face culling is needed
         self.ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
         self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         self.vao.render(moderngl.TRIANGLES, vertices=VERTICES_PER_BOX, instances=self.count)
+
+    def set_highlights(self, entries) -> None:
+        """(box index, role, row0, row1, col0, col1) per entry; see ubo.pack_highlights."""
+        self.hl_ubo.write(pack_highlights(entries))
 
     def _release_scene(self) -> None:
         for obj in (self.vao, self.instances, self.atlas):
@@ -138,5 +151,5 @@ class SceneRenderer:
 
     def release(self) -> None:
         self._release_scene()
-        for obj in (self.ubo, self.program):
+        for obj in (self.ubo, self.hl_ubo, self.program):
             obj.release()

@@ -59,3 +59,28 @@ BOX_INSTANCE = np.dtype(
 )
 BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f/i"
 BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style")
+
+
+# Cells to highlight (hover, its row and column, the source cells of its formula).
+HIGHLIGHTS_BINDING = 1
+MAX_HIGHLIGHTS = 32
+HIGHLIGHTS = np.dtype(
+    [
+        ("count", "<i4", 4),  # x: entries in use
+        ("box", "<f4", (MAX_HIGHLIGHTS, 4)),  # x: box index, y: role (0 cell, 1 line, 2 source)
+        ("range", "<f4", (MAX_HIGHLIGHTS, 4)),  # row0, row1, col0, col1 (half-open); -1: all
+    ]
+)
+HIGHLIGHTS_OFFSETS = {"count": 0, "box": 16, "range": 16 + 16 * MAX_HIGHLIGHTS}
+HIGHLIGHTS_SIZE = 16 + 2 * 16 * MAX_HIGHLIGHTS
+
+
+def pack_highlights(entries) -> bytes:
+    """entries: (box index, role, row0, row1, col0, col1) tuples; at most MAX_HIGHLIGHTS."""
+    h = np.zeros((), HIGHLIGHTS)
+    entries = list(entries)[:MAX_HIGHLIGHTS]
+    h["count"] = (len(entries), 0, 0, 0)
+    for k, (box, role, r0, r1, c0, c1) in enumerate(entries):
+        h["box"][k] = (box, role, 0, 0)
+        h["range"][k] = (r0, r1, c0, c1)
+    return h.tobytes()

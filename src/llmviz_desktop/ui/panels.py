@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
-from ..labels import place_labels, place_sections
+from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
+from .tooltip import draw_hover
 
 CONTROLS = (
     ("Left drag", "pan (the point under the cursor follows it)"),
@@ -18,6 +19,8 @@ CONTROLS = (
     ("F", "frame the tensor under the cursor"),
     ("H / ?", "show or hide this help"),
     ("L", "show or hide labels"),
+    ("Hover", "what a cell is, its value and how it was computed"),
+    ("Click", "pin the tooltip (Esc unpins)"),
 )
 
 
@@ -39,8 +42,10 @@ class UIActions:
 
 def draw_ui(state: AppState) -> UIActions:
     actions = UIActions()
+    state.title_hover = None
     if state.show_labels:
         draw_labels(state)
+    draw_hover(state)
     if not state.show_ui:
         return actions
     draw_model_panel(state, actions)
@@ -89,6 +94,14 @@ def draw_labels(state: AppState) -> None:
         else:
             pos = ImVec2(label.x, label.y - label.size)
             dl.add_text(font, label.size, pos, _col(0.86, 0.89, 0.95, 0.92), label.text)
+            if state.mouse is not None and state.hover is None:  # title under the cursor?
+                mx, my = state.mouse
+                w = CHAR_WIDTH * len(px_label.text) * px_label.size
+                if (
+                    px_label.x <= mx <= px_label.x + w
+                    and px_label.y - px_label.size <= my <= px_label.y
+                ):
+                    state.title_hover = px_label.box
 
 
 def draw_model_panel(state: AppState, actions: UIActions) -> None:

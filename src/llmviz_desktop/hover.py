@@ -1,0 +1,84 @@
+"""What the cursor points at: the cell, its explanation, what to highlight and the links to
+draw (pure: state in, HoverInfo out; the renderer and the UI only draw it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .explain import Explanation, explain
+from .picking import CellHit, pick_cell
+
+# Highlight roles, as the tensor_boxes shader reads them from the Highlights block.
+ROLE_CELL, ROLE_LINE, ROLE_SOURCE = 0, 1, 2
+
+
+@dataclass
+class HoverInfo:
+    hit: CellHit
+    explanation: Explanation
+    highlights: list[tuple] = field(default_factory=list)  # renderer entries (see ubo)
+    links: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # world from, to
+
+
+def _cell_centre(box, row: float, col: float) -> np.ndarray:
+    ox, oy, oz = box.origin
+    ch, cw = box.size[1] / box.rows, box.size[0] / box.cols
+    return np.array([ox + (col + 0.5) * cw, oy - (row + 0.5) * ch, oz])
+
+
+def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
+    ex = explain(scene, hit.box.name, hit.row, hit.col, trace, params)
+    i, r, c = hit.box_index, hit.row, hit.col
+    entries: list[tuple] = [
+        (i, ROLE_LINE, r, r + 1, -1, -1),  # the hovered cell's row and column
+        (i, ROLE_LINE, -1, -1, c, c + 1),
+    ]
+    links = []
+    here = _cell_centre(hit.box, r, c)
+    index = getattr(scene, "index_of", None) or {b.name: k for k, b in enumerate(scene.boxes)}
+    for src in ex.sources:
+        k = index.get(src.box)
+        if k is None:
+            continue
+        box = scene.boxes[k]
+        r0, r1 = src.rows if src.rows is not None else (-1, -1)
+        c0, c1 = src.cols if src.cols is not None else (-1, -1)
+        entries.append((k, ROLE_SOURCE, r0, r1, c0, c1))
+        mid_r = (r0 + r1 - 1) / 2 if r0 >= 0 else (box.rows - 1) / 2
+        mid_c = (c0 + c1 - 1) / 2 if c0 >= 0 else (box.cols - 1) / 2
+        there = _cell_centre(box, mid_r, mid_c)
+        if k != i or np.linalg.norm(there - here) > 1e-9:
+            links.append((there, here))
+    entries.append((i, ROLE_CELL, r, r + 1, c, c + 1))  # last: wins over line/source roles
+    return HoverInfo(hit, ex, entries, links)
+
+
+class HoverTracker:
+    """Picks the cell under the cursor each frame and explains it, caching by cell so a
+    still cursor costs one ray test."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._info: HoverInfo | None = None
+
+    def update(self, state) -> HoverInfo | None:
+        model = state.model
+        if state.pinned is not None:
+            hit = state.pinned
+        elif state.mouse is None:
+            return None
+        else:
+            hit = pick_cell(model.scene, state.camera, *state.mouse, state.width, state.height)
+        if hit is None:
+            self._key, self._info = None, None
+            return None
+        key = (id(model.scene), id(model.trace), hit.box_index, hit.row, hit.col)
+        if key != self._key:
+            self._key = key
+            self._info = hover_info(model.scene, hit, model.trace, model.params)
+        else:
+            assert self._info is not None
+            self._info.hit = hit
+        return self._info
