@@ -242,3 +242,20 @@ def test_tooltip_and_highlights_are_drawn(nano, tmp_path):
     tooltip = changed[int(y) + 20 : int(y) + 120, int(x) + 20 : int(x) + 220]
     assert tooltip.mean() > 0.25  # a tooltip window right-below the cursor (dark, with text)
     assert report["hover"]["tensor"] == "h.0.attn.head0.q"
+
+
+def test_hovering_a_title_shows_shape_and_parameter_count(nano, tmp_path):
+    from llmviz_desktop.labels import place_labels
+
+    cam = Camera(target=(-40.0, -1200.0, 0.0), distance=260.0)
+    labels = [lb for lb in place_labels(nano.scene, cam, W, H) if lb.kind == "title"]
+    label = next(lb for lb in labels if nano.scene.by_name[lb.box].kind == "weight")
+    x, y = label.x + 2 * label.size, label.y - label.size / 2  # inside the title text
+    report, _ = render_report(
+        tmp_path, "--camera", json.dumps(cam.to_dict()), "--hover", f"{x},{y}"
+    )
+    box = nano.scene.by_name[label.box]
+    assert report["hover"] is None  # a title, not a cell
+    title = report["title_hover"]
+    assert title["tensor"] == label.box and title["shape"] == [box.rows, box.cols]
+    assert title["count"] == box.rows * box.cols

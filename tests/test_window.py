@@ -224,3 +224,54 @@ def test_f_flies_to_the_tensor_under_the_cursor(app):
     after = extent(screenshot(env))
     before = extent(img)
     assert after[2] > before[2] * 3  # the tensor now fills much of the view
+
+
+def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path):
+    """Real mouse over a known tensor: the tooltip appears beside the cursor, and it is the
+    tooltip `llmviz render --hover` draws for the same view and pixel."""
+    import json
+
+    from llmviz_desktop.state import camera_preset, load_model
+
+    env, _ = app
+    reset(env)
+    model = load_model("nano-sort")
+    cam = camera_preset("overview", model.scene, WIDTH, HEIGHT)
+    box = model.scene.by_name["h.1.mlp.c_fc.weight"]
+    x, y, _ = cam.project(np.array(box.center), WIDTH, HEIGHT)[0]
+    x, y = int(round(x)), int(round(y))
+    xdo(env, "mousemove", "1200", "790")  # away, then onto the cell
+    base = screenshot(env)
+    xdo(env, "mousemove", str(x), str(y))
+    shown = screenshot(env)
+    # the tooltip sits right-below the cursor, flipping sides past the middle of the window
+    rows = slice(y + 20, y + 110) if y < HEIGHT * 0.5 else slice(y - 110, y - 20)
+    cols = slice(x + 20, x + 300) if x < WIDTH * 0.55 else slice(x - 300, x - 20)
+    region = (rows, cols)
+    changed = np.abs(shown[region] - base[region]).sum(axis=-1) > 30
+    assert changed.mean() > 0.1, "no tooltip beside the cursor"  # dark panel, bright text
+
+    out, report = tmp_path / "hover.png", tmp_path / "hover.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmviz_desktop.cli",
+            "render",
+            "--out",
+            str(out),
+            "--size",
+            f"{WIDTH}x{HEIGHT}",
+            "--hover",
+            f"{x},{y}",
+            "--report",
+            str(report),
+        ],
+        check=True,
+        timeout=120,
+    )
+    hover = json.loads(report.read_text())["hover"]
+    assert hover["tensor"] == "h.1.mlp.c_fc.weight"
+    headless = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    diff = np.abs(headless[region] - shown[region]).max(axis=-1)
+    assert (diff > 40).mean() < 0.02, "the window's tooltip differs from the headless one"

@@ -29,7 +29,8 @@ def _cell_centre(box, row: float, col: float) -> np.ndarray:
 
 
 def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
-    ex = explain(scene, hit.box.name, hit.row, hit.col, trace, params)
+    box = scene.boxes[hit.box_index]
+    ex = explain(scene, box.name, hit.row, hit.col, trace, params)
     i, r, c = hit.box_index, hit.row, hit.col
     entries: list[tuple] = [
         (i, ROLE_LINE, r, r + 1, -1, -1),  # the hovered cell's row and column
@@ -65,12 +66,14 @@ class HoverTracker:
 
     def update(self, state) -> HoverInfo | None:
         model = state.model
+        hit: CellHit | None
         if state.pinned is not None:
             hit = state.pinned
         elif state.mouse is None:
             return None
         else:
-            hit = pick_cell(model.scene, state.camera, *state.mouse, state.width, state.height)
+            mx, my = state.mouse
+            hit = pick_cell(model.scene, state.camera, mx, my, state.width, state.height)
         if hit is None:
             self._key, self._info = None, None
             return None

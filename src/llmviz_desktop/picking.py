@@ -31,28 +31,45 @@ def pick_box(scene, origin: np.ndarray, direction: np.ndarray, wpp_at_1: float |
     """Nearest box hit by the ray: (index, hit point, distance) or None. With wpp_at_1 (world
     units per pixel at distance 1), boxes are grown to MIN_PX on screen exactly as the
     tensor_boxes shader grows them, so what is drawn can be picked."""
-    lo, hi = box_aabbs(scene)
-    if len(lo) == 0:
+    lo3, hi3 = box_aabbs(scene)
+    if len(lo3) == 0:
         return None
+    # per-axis rows [3, N]: numpy reduces over a short last axis slowly (~8x here)
+    lo, hi = _axis_major(scene, lo3, hi3)
+    o = np.asarray(origin, float)
     if wpp_at_1 is not None:
-        nearest = np.clip(origin, lo, hi)
-        px = wpp_at_1 * np.maximum(np.linalg.norm(nearest - origin, axis=1), 1e-3)
-        grow = np.maximum(MIN_PX * px[:, None] - (hi - lo), 0.0) / 2
+        dist2 = np.zeros(lo.shape[1])
+        for a in range(3):
+            gap = np.clip(o[a], lo[a], hi[a]) - o[a]  # eye to the box's nearest point
+            dist2 += gap * gap
+        px = wpp_at_1 * np.maximum(np.sqrt(dist2), 1e-3)
+        grow = np.maximum(MIN_PX * px - (hi - lo), 0.0) * 0.5  # [3, N]
         lo, hi = lo - grow, hi + grow
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / direction
-        t1 = (lo - origin) * inv
-        t2 = (hi - origin) * inv
-    t1 = np.nan_to_num(t1, nan=-np.inf)
-    t2 = np.nan_to_num(t2, nan=np.inf)
-    near = np.minimum(t1, t2).max(axis=1)
-    far = np.maximum(t1, t2).min(axis=1)
+    near = np.full(lo.shape[1], -np.inf)
+    far = np.full(lo.shape[1], np.inf)
+    for a in range(3):  # slab test; a zero direction component becomes tiny: no 0 * inf
+        inv = 1.0 / (direction[a] if direction[a] != 0.0 else 1e-200)
+        t1 = (lo[a] - o[a]) * inv
+        t2 = (hi[a] - o[a]) * inv
+        np.maximum(near, np.minimum(t1, t2), out=near)
+        np.minimum(far, np.maximum(t1, t2), out=far)
     hit = (near <= far) & (far > 0)
     if not hit.any():
         return None
     t = np.where(hit, np.maximum(near, 0.0), np.inf)
     i = int(np.argmin(t))
-    return i, origin + direction * t[i], float(t[i])
+    return i, o + direction * t[i], float(t[i])
+
+
+def _axis_major(scene, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cached = getattr(scene, "_aabbs_axis_major", None)
+    if cached is None:
+        cached = (np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T))
+        try:
+            object.__setattr__(scene, "_aabbs_axis_major", cached)
+        except (AttributeError, TypeError):
+            pass
+    return cached
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,21 @@ def hover_report(state) -> dict | None:
     }
 
 
+def title_report(state) -> dict | None:
+    """A tensor title under the cursor: its shape and parameter (or value) count."""
+    box = state.model.scene.by_name.get(state.title_hover or "")
+    if box is None:
+        return None
+    return {
+        "tensor": box.name,
+        "title": box.title,
+        "shape": [box.rows, box.cols],
+        "axes": [box.row_axis, box.col_axis],
+        "count": box.rows * box.cols,
+        "kind": box.kind,
+    }
+
+
 def run_render(args: argparse.Namespace, fail) -> int:
     from PIL import Image
 
@@ -177,6 +192,7 @@ def run_render(args: argparse.Namespace, fail) -> int:
             }
             if hover is not None:
                 report["hover"] = hover_report(state)
+                report["title_hover"] = title_report(state)
             atomic_write_bytes(
                 args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
             )

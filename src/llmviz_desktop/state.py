@@ -7,6 +7,7 @@ input, the layout scene, the camera and the colour settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from .model.gpt import Trace, forward
 from .model.params import Params
 from .model.tokenizer import CharTokenizer
 from .model.weights import resolve_model
+
+if TYPE_CHECKING:
+    from .hover import HoverInfo
+    from .picking import CellHit
 
 DEFAULT_INPUT = "CBABBC"
 MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only shells
@@ -78,8 +83,8 @@ class AppState:
     height: int = 720
     status: str = ""  # one-line message shown in the panel (errors, hints)
     mouse: tuple[float, float] | None = None  # cursor in framebuffer pixels, None: outside
-    pinned: object | None = None  # a picking.CellHit whose tooltip stays (click; Esc frees)
-    hover: object | None = None  # hover.HoverInfo for this frame (derived, not edited)
+    pinned: CellHit | None = None  # the cell whose tooltip stays (click; Esc frees)
+    hover: HoverInfo | None = None  # what the cursor points at this frame (derived)
     title_hover: str | None = None  # name of the box whose title is under the cursor
 
 

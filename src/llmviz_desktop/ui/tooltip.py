@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..state import AppState
@@ -62,11 +63,12 @@ def draw_hover(state: AppState) -> None:
 def draw_links(state: AppState) -> None:
     """Curves from each source region to the hovered cell, drawn over the scene."""
     info = state.hover
+    assert info is not None
     dl = imgui.get_background_draw_list()
     k = _scale()
     colour = _u32(ImVec4(1.0, 0.66, 0.26, 0.75))
     for start, end in info.links:
-        pts = state.camera.project([start, end], state.width, state.height)
+        pts = state.camera.project(np.array([start, end]), state.width, state.height)
         if (pts[:, 2] <= 0).any():
             continue
         (x0, y0), (x1, y1) = pts[0, :2] * k, pts[1, :2] * k
@@ -95,6 +97,7 @@ def fmt(v: float | None) -> str:
 
 def draw_cell_tooltip(state: AppState) -> None:
     info = state.hover
+    assert info is not None
     ex = info.explanation
     em = imgui.get_font_size()
     _place_next_window(state)
@@ -159,7 +162,7 @@ def draw_gelu_plot(x: float, em: float) -> None:
 
 
 def draw_title_tooltip(state: AppState) -> None:
-    box = state.model.scene.by_name.get(state.title_hover)
+    box = state.model.scene.by_name.get(state.title_hover or "")
     if box is None:
         return
     _place_next_window(state)
