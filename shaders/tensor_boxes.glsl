@@ -13,8 +13,10 @@ in vec3 in_size;
 in vec2 in_cells;    // cols, rows
 in vec2 in_tex;      // atlas texel of cell (0, 0); x < 0: no values
 in vec4 in_style;    // kind, alpha, 1 / max|value|, heads merged
+in vec4 in_anim;     // reveal fraction, reveal order, highlight, -
 
 out vec3 v_local;
+flat out vec4 v_anim;
 flat out vec3 v_normal;
 flat out vec2 v_cells;
 flat out vec2 v_tex;
@@ -48,6 +50,7 @@ void main() {
     v_cells = in_cells;
     v_tex = in_tex;
     v_style = in_style;
+    v_anim = in_anim;
     v_box = gl_InstanceID;
 }
 
@@ -59,8 +62,22 @@ flat in vec3 v_normal;
 flat in vec2 v_cells;
 flat in vec2 v_tex;
 flat in vec4 v_style;
+flat in vec4 v_anim;
 flat in int v_box;
 out vec4 f_color;
+
+// Has the computation reached cell c yet? (walkthrough: values appear as it sweeps through)
+bool revealed(vec2 c) {
+    float f = v_anim.x;
+    if (f >= 1.0) return true;
+    int order = int(v_anim.y + 0.5);
+    float k;
+    if (order == 0) k = (c.x + (c.y + 0.5) / v_cells.y) / v_cells.x;  // token by token
+    else if (order == 1) k = (c.y + (c.x + 0.5) / v_cells.x) / v_cells.y;  // row by row
+    else if (order == 2) k = (c.y * v_cells.x + c.x + 0.5) / (v_cells.x * v_cells.y);
+    else k = 0.5;  // all at once
+    return k < f;
+}
 
 const vec3 ZERO = vec3(0.135, 0.145, 0.175);
 const vec3 GRID = vec3(0.035, 0.04, 0.05);
@@ -105,6 +122,7 @@ vec3 ramp(float n, int kind) {
 }
 
 void main() {
+    if (v_style.y < 0.01) discard;  // hidden by the walkthrough step
     int kind = int(v_style.x + 0.5);
     vec2 cell = vec2(v_local.x * v_cells.x, (1.0 - v_local.y) * v_cells.y);
     vec2 fw = max(fwidth(cell), vec2(1e-6));  // cells per pixel
@@ -132,7 +150,9 @@ void main() {
         }
         col = acc / 9.0;
     }
-    if (masked) {  // causal mask: hatched
+    bool pending = !revealed(floor(cell));
+    if (pending) col = ZERO * 0.55;  // not computed yet at this moment of the walkthrough
+    if (masked && !pending) {  // causal mask: hatched
         float h = fract((cell.x + cell.y) * 2.0);
         col += (h < 0.5 ? 0.025 : 0.0);
     }
@@ -171,7 +191,9 @@ void main() {
         // outline: the box edge stays visible at every zoom
         vec2 e = min(v_local.xy, 1.0 - v_local.xy) / max(fwidth(v_local.xy), vec2(1e-7));
         float edge = 1.0 - clamp(min(e.x, e.y) - 0.5, 0.0, 1.0);
-        col = mix(col, mix(POS[kind], vec3(1.0), 0.25), edge * 0.55);
+        float lit = v_anim.z;  // the walkthrough step talks about this tensor
+        col = mix(col, mix(POS[kind], vec3(1.0), 0.25 + 0.5 * lit), edge * (0.55 + 0.45 * lit));
+        col *= 1.0 + 0.18 * lit;
     }
     // simple fixed lighting so the slabs read as 3D
     float shade = face ? (v_normal.z > 0.0 ? 1.0 : 0.72) : (abs(v_normal.y) > 0.5 ? 0.62 : 0.5);

@@ -9,10 +9,14 @@ from .camera import Camera, fly
 from .picking import pick_box, pick_cell
 from .render.context import check_version
 from .render.frame import FrameRenderer
-from .state import AppState, camera_preset, load_model
+from .sampling import Sampling
+from .state import AppState, camera_preset, input_problem, load_model, random_input
 from .ui.headless import create_ui_context
 from .ui.imgui_input import ImguiInput
 from .ui.panels import draw_ui
+from .walkthrough.chapters import load_chapters
+from .walkthrough.player import Player
+from .walkthrough.stage import Stage
 
 ZOOM_STEP = 0.85  # distance factor per scroll notch
 FLY_SECONDS = 0.6  # Home / R / F animate the camera over this long
@@ -38,6 +42,9 @@ class LlmvizWindow(mglw.WindowConfig):
         model = load_model(self.model_spec)
         self.state = AppState(model, camera_preset("overview", model.scene, width, height))
         self.state.width, self.state.height = width, height
+        self.state.player = Player(load_chapters())
+        self.stage = Stage()
+        self.rng = np.random.default_rng()
         self._drag_depth: float | None = None
         self._flight: tuple[Camera, Camera, float] | None = None  # start, end, start time
         self._time = 0.0
@@ -82,23 +89,61 @@ class LlmvizWindow(mglw.WindowConfig):
             self._fps_frames, self._fps_time = 0, 0.0
         if self.state.width == 0 or self.state.height == 0:
             return  # minimised: nothing to draw
+        player = self.state.player
+        if player is not None:
+            player.advance(frame_time)
+            if player.active and not player.free_camera:
+                self._flight = None  # the walkthrough owns the camera
+        self.stage.frame(self.state)
         self.wnd.use()
         actions = self.frame.render(self.state, draw_ui)
         if actions.load_model:
             self._switch_model(actions.load_model)
         if actions.reset_camera:
             self._reset_camera(animate=True)
+        self._walk_actions(actions.walk)
 
-    def _switch_model(self, spec: str) -> None:
+    def _walk_actions(self, actions) -> None:
+        s = self.state
+        home = s.home
+        text = actions.new_input
+        if actions.random_input:
+            text = random_input(home.config, self.rng)
+        sampling = home.sampling
+        if actions.sampling is not None:
+            temperature, top_k, seed = actions.sampling
+            sampling = Sampling(max(temperature, 0.0), top_k or None, seed)
+        if text is None and sampling == home.sampling:
+            return
+        text = home.input_text if text is None else text.strip().upper()
+        problem = input_problem(text, home.config)
+        if problem:
+            s.input_error = f"{text!r}: {problem}"
+            return
+        s.input_error = ""
+        self._switch_model(home.name, text, sampling, keep_camera=True)
+
+    def _switch_model(
+        self, spec: str, text: str | None = None, sampling=None, keep_camera: bool = False
+    ) -> None:
         try:
-            model = load_model(spec)
+            home = self.state.home
+            same = home is not None and spec == home.name
+            model = load_model(
+                spec,
+                text
+                if text is not None
+                else (home.input_text if same and home.input_text else "CBABBC"),
+                sampling if sampling is not None else (home.sampling if same else None),
+            )
         except Exception as e:  # shown in the panel, the app keeps running
             self.state.status = f"could not load {spec}: {e}"
             return
-        self.state.model = model
+        self.state.model = self.state.home = model
         self.state.status = ""
         self.state.pinned = None
-        self._reset_camera()
+        if not keep_camera:
+            self._reset_camera()
 
     def _reset_camera(self, animate: bool = False) -> None:
         s = self.state
@@ -125,6 +170,8 @@ class LlmvizWindow(mglw.WindowConfig):
         if self.input.wants_mouse():
             return
         self._stop_flight()  # the user takes the camera back
+        if self.state.player is not None:
+            self.state.player.free_camera = True
         if button == 1:
             self._press = (x, y)
         if button == 1:  # remember the depth of the grabbed point so it stays under the cursor
@@ -169,6 +216,8 @@ class LlmvizWindow(mglw.WindowConfig):
             return
         self._stop_flight()
         s = self.state
+        if s.player is not None:
+            s.player.free_camera = True
         mx, my = self._px(*self._mouse)
         hit = self._hit(mx, my)
         anchor = (
@@ -185,7 +234,18 @@ class LlmvizWindow(mglw.WindowConfig):
         if action != keys.ACTION_PRESS or self.input.wants_keyboard():
             return
         s = self.state
-        if key in (keys.HOME, keys.R):
+        player = s.player
+        if key == keys.SPACE and player is not None and player.chapters.chapters:
+            player.toggle()
+        elif key == keys.RIGHT and player is not None and player.chapters.chapters:
+            player.active = True
+            player.next_step()
+        elif key == keys.LEFT and player is not None and player.chapters.chapters:
+            player.active = True
+            player.prev_step()
+        elif key in (keys.HOME, keys.R):
+            if player is not None:
+                player.free_camera = True
             self._reset_camera(animate=True)
         elif key == keys.H or (key == keys.SLASH and modifiers.shift):
             s.show_help = not s.show_help

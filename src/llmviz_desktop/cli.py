@@ -61,6 +61,13 @@ def _point(text: str) -> tuple[float, float]:
     return x, y
 
 
+def _unit_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     from .render_cli import parse_size
 
@@ -160,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--help-overlay", action="store_true", help="draw the controls overlay")
     p.add_argument(
+        "--chapter", default=None, help="walkthrough chapter id (see `llmviz walkthrough --list`)"
+    )
+    p.add_argument(
+        "--step", type=_positive_int, default=1, help="step of the chapter, from 1 (default 1)"
+    )
+    p.add_argument(
+        "--progress",
+        type=_unit_float,
+        default=1.0,
+        help="moment within the step, 0..1 (default 1: the step's end)",
+    )
+    p.add_argument(
         "--hover",
         type=_point,
         default=None,
@@ -167,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="hover the cursor at pixel X,Y: draws the tooltip and highlights, and the report "
         "gains 'hover' (tensor, cell, index, value, formula)",
     )
+
+    p = sub.add_parser(
+        "walkthrough",
+        help="the guided walkthrough's chapters and steps",
+        description="List the walkthrough chapters (files in walkthrough/) and their steps.",
+    )
+    p.add_argument("--list", action="store_true", help="print chapters and steps")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
 
     p = sub.add_parser(
         "params",
@@ -189,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": cmd_train,
             "params": cmd_params,
             "render": cmd_render,
+            "walkthrough": cmd_walkthrough,
         }
         return commands[args.command](args)
     except UsageError as e:
@@ -215,6 +243,31 @@ def run_app(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise _fail(f"the desktop app cannot start: {e}") from None
     return run(args.model, args.window)
+
+
+def cmd_walkthrough(args: argparse.Namespace) -> int:
+    from .walkthrough.chapters import load_chapters
+
+    chapters = load_chapters()
+    for err in chapters.errors:
+        print(f"llmviz: warning: skipped {err}", file=sys.stderr)
+    if args.json:
+        listing = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "duration": c.duration,
+                "steps": [{"step": k + 1, "title": s.title} for k, s in enumerate(c.steps)],
+            }
+            for c in chapters.chapters
+        ]
+        print(json.dumps(listing, indent=2))
+        return 0
+    for n, c in enumerate(chapters.chapters, start=1):
+        print(f"{n:2d}. {c.title}  [{c.id}]  {len(c.steps)} steps, {c.duration:.0f} s")
+        for k, s in enumerate(c.steps, start=1):
+            print(f"      {k}. {s.title}")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -118,6 +118,63 @@ def hover_report(state) -> dict | None:
     }
 
 
+def _walk_to(state, args, fail):
+    """Place the player at --chapter/--step/--progress; returns the stage that applies it."""
+    from .walkthrough.chapters import load_chapters
+    from .walkthrough.player import Player
+    from .walkthrough.stage import Stage
+
+    chapters = load_chapters()
+    ids = [c.id for c in chapters.chapters]
+    if args.chapter not in ids:
+        known = ", ".join(ids) or "none"
+        raise fail(f"--chapter {args.chapter!r}: no such chapter (chapters: {known})")
+    player = Player(chapters, chapter_index=ids.index(args.chapter), active=True)
+    n = len(player.chapter.steps)
+    if args.step > n:
+        raise fail(f"--step {args.step}: chapter {args.chapter!r} has {n} steps")
+    player.goto_step(args.step - 1, args.progress)
+    state.player = player
+    stage = Stage()
+    stage.frame(state)
+    return stage
+
+
+def walk_report(state) -> dict:
+    from .walkthrough.text import fill
+
+    player, walk = state.player, state.walk
+    step = player.chapter.steps[walk.step]
+    names = [b.name for b in state.model.scene.boxes]
+    return {
+        "chapter": player.chapter.id,
+        "chapter_title": player.chapter.title,
+        "step": walk.step + 1,
+        "steps": len(player.chapter.steps),
+        "title": step.title,
+        "progress": walk.progress,
+        "text": fill(step.text, state.model, walk.t),
+        "highlighted": [names[k] for k in sorted(walk.highlight)],
+        "cells": [names[c[0]] for c in walk.cells],
+        "caption": walk.caption,
+        "output_tokens": output_row(state),
+        "t": walk.t,
+    }
+
+
+def output_row(state) -> str | None:
+    """The output token row as drawn now: predicted tokens of the computed positions."""
+    model = state.model
+    if model.trace is None or model.config.vocab is None:
+        return None
+    out = model.scene.by_name.get("output_tokens")
+    k = model.scene.boxes.index(out)
+    fraction = state.walk.reveal.get(k, (1.0, 0))[0] if state.walk else 1.0
+    shown = int(round(fraction * out.cols))
+    pred = model.trace["probs"][0].argmax(-1)
+    return "".join(model.config.vocab[int(v)] for v in pred[:shown])
+
+
 def title_report(state) -> dict | None:
     """A tensor title under the cursor: its shape and parameter (or value) count."""
     box = state.model.scene.by_name.get(state.title_hover or "")
@@ -166,9 +223,14 @@ def run_render(args: argparse.Namespace, fail) -> int:
         state = AppState(model, camera, width=width, height=height)
         state.show_help = args.help_overlay
         state.mouse = hover
+        stage = None
+        if args.chapter is not None:
+            stage = _walk_to(state, args, fail)
         times = []
         for _ in range(args.frames):
             start = time.perf_counter()
+            if stage is not None:
+                stage.frame(state)
             image = session.render(state)
             times.append((time.perf_counter() - start) * 1e3)
         atomic_write_bytes(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
@@ -190,6 +252,10 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 },
                 "renderer": session.ctx.info.get("GL_RENDERER", ""),
             }
+            if state.walk is not None:
+                report["walkthrough"] = walk_report(state)
+                report["camera"] = state.camera.to_dict()
+                report["model"] = state.model.name
             if hover is not None:
                 report["hover"] = hover_report(state)
                 report["title_hover"] = title_report(state)

@@ -18,10 +18,13 @@ from .model.gpt import Trace, forward
 from .model.params import Params
 from .model.tokenizer import CharTokenizer
 from .model.weights import resolve_model
+from .sampling import Sampling
 
 if TYPE_CHECKING:
     from .hover import HoverInfo
     from .picking import CellHit
+    from .walkthrough.player import Player
+    from .walkthrough.timeline import WalkFrame
 
 DEFAULT_INPUT = "CBABBC"
 MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only shells
@@ -46,11 +49,15 @@ class LoadedModel:
     scene: Scene
     input_text: str = ""
     output_text: str = ""
+    sampling: Sampling = field(default_factory=Sampling)
 
 
-def load_model(spec: str, input_text: str = DEFAULT_INPUT) -> LoadedModel:
+def load_model(
+    spec: str, input_text: str = DEFAULT_INPUT, sampling: Sampling | None = None
+) -> LoadedModel:
     """Resolve a preset or checkpoint, run the forward pass on the input (with the generated
     answer appended, so the whole sequence is drawn) and lay out the scene."""
+    sampling = sampling or Sampling()
     cfg, params = resolve_model(spec)
     trace = None
     output = ""
@@ -60,12 +67,14 @@ def load_model(spec: str, input_text: str = DEFAULT_INPUT) -> LoadedModel:
         tok = CharTokenizer(cfg.vocab)
         ids = tok.encode(input_text)
         n_new = (cfg.task or {}).get("length", 1)
-        gen = generate(cfg, params, ids, n_new)
+        gen = generate(cfg, params, ids, n_new, sampling.temperature, sampling.top_k, sampling.seed)
         output = tok.decode(gen.tokens[0])
         full = np.concatenate([ids, gen.tokens[0]])[: cfg.block_size]
         trace = forward(cfg, params, full)
     scene = build_scene(cfg, trace, params)
-    return LoadedModel(spec, cfg, params, trace, scene, input_text if trace else "", output)
+    return LoadedModel(
+        spec, cfg, params, trace, scene, input_text if trace else "", output, sampling
+    )
 
 
 @dataclass
@@ -86,6 +95,36 @@ class AppState:
     pinned: CellHit | None = None  # the cell whose tooltip stays (click; Esc frees)
     hover: HoverInfo | None = None  # what the cursor points at this frame (derived)
     title_hover: str | None = None  # name of the box whose title is under the cursor
+    home: LoadedModel | None = None  # the model the user chose (the walkthrough may show others)
+    player: Player | None = None  # walkthrough playback (None: no chapters)
+    walk: WalkFrame | None = None  # this moment of the walkthrough (derived each frame)
+    link_hover: tuple[str, ...] | None = None  # tensor globs of the text link under the cursor
+    input_error: str = ""  # why the last typed input was refused
+
+    def __post_init__(self) -> None:
+        if self.home is None:
+            self.home = self.model
+
+
+def input_problem(text: str, config: GPTConfig) -> str:
+    """Why a typed input cannot be used ('' when it can): letters outside the vocabulary, or
+    not the task's length."""
+    vocab = config.vocab or ()
+    bad = sorted({ch for ch in text if ch not in vocab})
+    if bad:
+        return f"{', '.join(repr(c) for c in bad)} not allowed: use {', '.join(vocab)}"
+    length = (config.task or {}).get("length")
+    if length and len(text) != length:
+        return f"type {length} letters (got {len(text)})"
+    if not text:
+        return "type at least one letter"
+    return ""
+
+
+def random_input(config: GPTConfig, rng: np.random.Generator) -> str:
+    vocab = config.vocab or ()
+    length = (config.task or {}).get("length", 6)
+    return "".join(vocab[int(i)] for i in rng.integers(0, len(vocab), length))
 
 
 def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:

@@ -35,11 +35,17 @@ class FrameRenderer:
         self.sync(state)
         start = time.perf_counter()
         state.hover = self.hover.update(state)
-        self.scene.set_highlights(state.hover.highlights if state.hover else [])
+        entries = list(state.walk.cells) if state.walk is not None else []
+        if state.link_hover:  # words hovered in the walkthrough text: light their tensors
+            from ..walkthrough.timeline import expand
+
+            entries += [(k, 1, -1, -1, -1, -1) for k in expand(state.model.scene, state.link_hover)]
+        entries += state.hover.highlights if state.hover else []
+        self.scene.set_highlights(entries[-32:])
         self.ctx.viewport = (0, 0, state.width, state.height)
         self.ctx.clear(*BACKGROUND, depth=1.0)
         if scene:
-            self.scene.draw(state.camera, state.width, state.height, state.colors)
+            self.scene.draw(state.camera, state.width, state.height, state.colors, state.walk)
         imgui.new_frame()
         actions = draw_ui(state)
         imgui.render()

@@ -41,7 +41,44 @@ def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
         inst[i]["tex"] = pos if pos is not None else (-1.0, -1.0)
         norm = normalisers[i] if normalisers is not None else 1.0
         inst[i]["style"] = (KIND_CODE[box.kind], 1.0, norm, max(box.heads_merged, 1))
+        inst[i]["anim"] = (1.0, 0.0, 0.0, 0.0)
     return inst
+
+
+MAX_GHOSTS = 16
+
+
+def apply_walk(inst: np.ndarray, origins: np.ndarray, walk) -> tuple[np.ndarray, np.ndarray]:
+    """The walkthrough moment on top of the base instances (pure numpy): reveal fractions,
+    opacity, highlights, and ghost columns flying between boxes (appended instances)."""
+    inst, origins = inst.copy(), origins.copy()
+    for k, (fraction, order) in walk.reveal.items():
+        inst[k]["anim"][0:2] = (fraction, order)
+    for k, alpha in walk.alpha.items():
+        inst[k]["style"][1] = alpha
+    for k in walk.highlight:
+        inst[k]["anim"][2] = 1.0
+    ghosts = []
+    for g in walk.ghosts[:MAX_GHOSTS]:
+        src, dst = inst[g.src], inst[g.dst]
+        cw_src = src["size"][0] / src["cells"][0]
+        cw_dst = dst["size"][0] / dst["cells"][0]
+        start = origins[g.src] + (g.src_col * cw_src, 0.0, 0.0)
+        end = origins[g.dst] + (g.dst_col * cw_dst, 0.0, 0.0)
+        s = g.t * g.t * (3 - 2 * g.t)  # eased
+        lift = np.sin(np.pi * s) * 6.0 * max(cw_src, cw_dst)  # arc toward the viewer
+        ghost = src.copy()
+        ghost["size"] = (cw_src, src["size"][1], src["size"][2])
+        ghost["cells"] = (1.0, src["cells"][1])
+        if src["tex"][0] >= 0:
+            ghost["tex"] = (src["tex"][0] + g.src_col, src["tex"][1])
+        ghost["anim"] = (1.0, 0.0, 1.0, 0.0)
+        ghost["style"][1] = 1.0
+        ghosts.append((ghost, start + (end - start) * s + (0.0, 0.0, lift)))
+    if ghosts:
+        inst = np.concatenate([inst, np.array([g for g, _ in ghosts], inst.dtype)])
+        origins = np.concatenate([origins, np.array([o for _, o in ghosts])])
+    return inst, origins
 
 
 def normaliser(m: np.ndarray) -> float:
@@ -75,7 +112,6 @@ class SceneRenderer:
         self.vao: moderngl.VertexArray | None = None
         self.atlas: moderngl.Texture | None = None
         self.scene = None
-        self._anchor: np.ndarray | None = None
         self._origins = np.zeros((0, 3))
         self._inst = np.zeros(0, BOX_INSTANCE)
         self.radius = 1.0
@@ -91,14 +127,13 @@ class SceneRenderer:
         norms = [normaliser(m) if m is not None else 1.0 for m in matrices]
         inst = box_instances(scene, positions, norms)
         self._origins = inst["origin"].astype(np.float64)  # world, full precision
-        self._anchor = None
         self._inst = inst
         self._release_scene()
         self.atlas = self.ctx.texture(
             (atlas.shape[1], atlas.shape[0]), 1, atlas.tobytes(), dtype="f4"
         )
         self.atlas.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.instances = self.ctx.buffer(inst.tobytes())
+        self.instances = self.ctx.buffer(reserve=(len(inst) + MAX_GHOSTS) * inst.dtype.itemsize)
         self.vao = self.ctx.vertex_array(
             self.program,
             [(self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS)],
@@ -107,17 +142,24 @@ class SceneRenderer:
         lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
         self.radius = float(np.linalg.norm(hi - lo) / 2)
 
-    def draw(self, camera: Camera, width: int, height: int, colors: ColorSettings) -> None:
+    def draw(
+        self, camera: Camera, width: int, height: int, colors: ColorSettings, walk=None
+    ) -> None:
         if self.vao is None or self.instances is None or self.atlas is None:
             return
         # Camera-relative coordinates: gpt3 spans ~6e7 units, beyond float32's cell precision,
-        # so boxes are uploaded relative to an anchor near the camera target (in float64).
+        # so boxes are uploaded relative to an anchor at the camera target (in float64).
         anchor = np.round(np.asarray(camera.target, float))
-        if self._anchor is None or np.abs(anchor - self._anchor).max() > 0.02 * camera.distance:
-            self._anchor = anchor
-            self._inst["origin"] = (self._origins - anchor).astype(np.float32)
-            self.instances.write(self._inst.tobytes())
-        local = replace(camera, target=tuple(np.asarray(camera.target) - self._anchor))
+        inst, origins = (
+            (self._inst, self._origins)
+            if walk is None
+            else apply_walk(self._inst, self._origins, walk)
+        )
+        inst = inst.copy()
+        inst["origin"] = (origins - anchor).astype(np.float32)
+        self.instances.write(inst.tobytes())
+        self.count = len(inst)
+        local = replace(camera, target=tuple(np.asarray(camera.target) - anchor))
         vp = local.view_projection(width, height, self.radius)
         self.ubo.write(
             pack_globals(

@@ -55,10 +55,12 @@ BOX_INSTANCE = np.dtype(
         ("tex", "<f4", 2),  # atlas texel of cell (0, 0); x < 0 means no values (shell)
         ("style", "<f4", 4),  # kind (0 weight, 1 intermediate, 2 aggregate, 3 token),
         #                       alpha, 1 / max|value| (normaliser), heads merged
+        ("anim", "<f4", 4),  # reveal fraction (1: all computed), reveal order (0 columns,
+        #                      1 rows, 2 cells, 3 all), highlight (0/1), unused
     ]
 )
-BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f/i"
-BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style")
+BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f 4f/i"
+BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style", "in_anim")
 
 
 # Cells to highlight (hover, its row and column, the source cells of its formula).

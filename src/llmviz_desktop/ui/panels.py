@@ -3,13 +3,14 @@ titles / token letters drawn over the scene. Plain draw_*(state) functions; size
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
 from .tooltip import draw_hover
+from .walkthrough_panel import WalkActions, draw_walkthrough_panel
 
 CONTROLS = (
     ("Left drag", "pan (the point under the cursor follows it)"),
@@ -19,6 +20,8 @@ CONTROLS = (
     ("F", "frame the tensor under the cursor"),
     ("H / ?", "show or hide this help"),
     ("L", "show or hide labels"),
+    ("Space", "play / pause the walkthrough"),
+    ("Left / Right", "previous / next walkthrough step"),
     ("Hover", "what a cell is, its value and how it was computed"),
     ("Click", "pin the tooltip (Esc unpins)"),
 )
@@ -38,6 +41,7 @@ class UIActions:
 
     load_model: str | None = None
     reset_camera: bool = False
+    walk: WalkActions = field(default_factory=WalkActions)
 
 
 def draw_ui(state: AppState) -> UIActions:
@@ -49,6 +53,7 @@ def draw_ui(state: AppState) -> UIActions:
     if not state.show_ui:
         return actions
     draw_model_panel(state, actions)
+    draw_walkthrough_panel(state, actions.walk)
     if state.show_help:
         draw_help(state)
     return actions
@@ -111,9 +116,10 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
     flags = imgui.WindowFlags_.always_auto_resize
     if imgui.begin("llmviz", None, flags)[0]:
         cfg = state.model.config
-        current = MODEL_CHOICES.index(state.model.name) if state.model.name in MODEL_CHOICES else 0
+        home = state.home or state.model
+        current = MODEL_CHOICES.index(home.name) if home.name in MODEL_CHOICES else 0
         changed, idx = imgui.combo("model", current, list(MODEL_CHOICES))
-        if changed and MODEL_CHOICES[idx] != state.model.name:
+        if changed and MODEL_CHOICES[idx] != home.name:
             actions.load_model = MODEL_CHOICES[idx]
         kind = "trained weights" if state.model.params is not None else "render-only shell"
         imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")

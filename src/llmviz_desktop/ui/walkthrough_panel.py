@@ -1,0 +1,178 @@
+"""The walkthrough panel: chapters, step text with tensor links, live numbers, transport
+controls and the timeline, plus the editable input and sampling controls."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from imgui_bundle import ImVec2, ImVec4, imgui
+
+from ..state import AppState
+from ..walkthrough.player import SPEEDS
+from ..walkthrough.text import paragraphs
+
+LINK = ImVec4(0.55, 0.8, 1.0, 1.0)
+LINK_LIT = ImVec4(1.0, 0.7, 0.3, 1.0)
+MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
+ERROR = ImVec4(1.0, 0.45, 0.35, 1.0)
+
+
+@dataclass
+class WalkActions:
+    new_input: str | None = None  # a valid input the user typed (or Random)
+    random_input: bool = False
+    sampling: tuple[float, int, int] | None = None  # temperature, top-k (0 = off), seed
+
+
+def draw_walkthrough_panel(state: AppState, actions: WalkActions) -> None:
+    player = state.player
+    em = imgui.get_font_size()
+    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
+    width = 27 * em
+    imgui.set_next_window_pos(
+        ImVec2(state.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
+    )
+    imgui.set_next_window_size(ImVec2(width, 0), imgui.Cond_.first_use_ever)
+    state.link_hover = None
+    if not imgui.begin("Walkthrough", None, imgui.WindowFlags_.always_auto_resize)[0]:
+        imgui.end()
+        return
+    if player is None or not player.chapters.chapters:
+        imgui.text_colored(ERROR, "no walkthrough chapters could be loaded")
+    else:
+        _chapters(player)
+        if player.active:
+            _step(state, width)
+            _transport(player, em)
+    for err in player.chapters.errors if player else ():
+        imgui.text_colored(ERROR, f"skipped {err}")
+    imgui.separator()
+    _input(state, actions, em)
+    imgui.end()
+
+
+def _chapters(player) -> None:
+    titles = [f"{n + 1}. {c.title}" for n, c in enumerate(player.chapters.chapters)]
+    current = player.chapter_index if player.active else -1
+    preview = titles[current] if current >= 0 else "choose a chapter..."
+    if imgui.begin_combo("chapter", preview):
+        for n, title in enumerate(titles):
+            if imgui.selectable(title, n == current)[0]:
+                player.set_chapter(n)
+        imgui.end_combo()
+    if not player.active:
+        imgui.text_colored(MUTED, "Space plays the walkthrough; the arrows step through it.")
+
+
+def _step(state: AppState, width: float) -> None:
+    player, walk = state.player, state.walk
+    assert player is not None
+    step_index, _ = player.position()
+    chapter = player.chapter
+    step = chapter.steps[step_index]
+    imgui.text_colored(MUTED, f"step {step_index + 1} of {len(chapter.steps)}")
+    imgui.text(step.title)
+    imgui.spacing()
+    t = walk.t if walk is not None else 0
+    hovered_box = state.hover.explanation.box if state.hover is not None else None
+    for para in paragraphs(step.text, state.model, t):
+        _paragraph(state, para, width, hovered_box)
+        imgui.spacing()
+    if walk is not None:
+        for line in walk.caption:
+            imgui.text_colored(MUTED, line)
+        if walk.bars:
+            for token, p in walk.bars:
+                imgui.progress_bar(p, ImVec2(width * 0.7, 0), f"{token}  {p:.3f}")
+
+
+def _paragraph(state: AppState, segments, width: float, hovered_box: str | None) -> None:
+    """Words flow and wrap; link words are coloured, light their tensors when hovered, and
+    light up themselves when one of their tensors is hovered in 3D."""
+    space = imgui.calc_text_size(" ").x
+    start_x = imgui.get_cursor_pos_x()
+    line_w = 0.0
+    first = True
+    for seg in segments:
+        lit = (
+            seg.link is not None
+            and hovered_box is not None
+            and any(fnmatch.fnmatchcase(hovered_box, g) for g in seg.link)
+        )
+        colour = LINK_LIT if lit else LINK
+        for word in seg.text.split(" "):
+            if not word:
+                continue
+            w = imgui.calc_text_size(word).x
+            if not first and line_w + space + w <= width - 2 * space:
+                imgui.same_line(0, space)
+                line_w += space + w
+            else:
+                if not first:
+                    imgui.set_cursor_pos_x(start_x)
+                line_w = w
+            first = False
+            if seg.link is None:
+                imgui.text(word)
+            else:
+                imgui.text_colored(colour, word)
+                if imgui.is_item_hovered():
+                    state.link_hover = seg.link
+
+
+def _transport(player, em: float) -> None:
+    imgui.spacing()
+    if imgui.button("<"):
+        player.prev_step()
+    imgui.same_line()
+    if imgui.button("Pause" if player.playing else "Play", ImVec2(5 * em, 0)):
+        player.toggle()
+    imgui.same_line()
+    if imgui.button(">"):
+        player.next_step()
+    imgui.same_line()
+    current = SPEEDS.index(player.speed) if player.speed in SPEEDS else 2
+    imgui.set_next_item_width(5 * em)
+    changed, idx = imgui.combo("speed", current, [f"{s:g}x" for s in SPEEDS])
+    if changed:
+        player.speed = SPEEDS[idx]
+    imgui.set_next_item_width(-1)
+    changed, t = imgui.slider_float(
+        "##timeline", player.time, 0.0, player.chapter.duration, "%.1f s"
+    )
+    if changed:
+        player.seek(t)
+
+
+def _input(state: AppState, actions: WalkActions, em: float) -> None:
+    model = state.home
+    if model is None or model.trace is None or model.config.vocab is None:
+        return
+    vocab = model.config.vocab
+    imgui.text("input")
+    imgui.same_line()
+    imgui.set_next_item_width(7 * em)
+    flags = imgui.InputTextFlags_.enter_returns_true | imgui.InputTextFlags_.chars_uppercase
+    entered, text = imgui.input_text("##input", model.input_text, flags)
+    if entered:
+        actions.new_input = text
+    imgui.same_line()
+    if imgui.button("Random"):
+        actions.random_input = True
+    imgui.same_line()
+    imgui.text_colored(MUTED, f"-> {model.output_text}")
+    if state.input_error:
+        imgui.text_colored(ERROR, state.input_error)
+    else:
+        imgui.text_colored(MUTED, f"letters from {', '.join(vocab)}; Enter applies")
+    s = model.sampling
+    imgui.set_next_item_width(9 * em)
+    c1, temperature = imgui.slider_float("temperature", s.temperature, 0.0, 3.0, "%.2f")
+    imgui.set_next_item_width(9 * em)
+    c2, top_k = imgui.slider_int("top-k (0 = all)", s.top_k or 0, 0, len(vocab))
+    imgui.set_next_item_width(9 * em)
+    c3, seed = imgui.input_int("seed", s.seed)
+    if c1 or c2 or c3:
+        actions.sampling = (temperature, top_k, seed)
+    imgui.text_colored(MUTED, "greedy" if s.greedy else "sampling")

@@ -1,0 +1,259 @@
+"""Chapter files: TOML, one per chapter, validated into Chapter / Step dataclasses.
+
+The format is documented in walkthrough/FORMAT.md. Every problem is a ChapterError whose
+message is one line naming the file and the field (or the TOML line).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..resources import walkthrough_dir
+
+ANIMATIONS: dict[str, dict[str, type]] = {
+    "none": {},
+    "reveal": {"tensors": list, "order": str},
+    "lookup": {},
+    "dot": {"tensor": str, "cell": list},
+    "softmax": {"tensor": str},
+    "layernorm": {"prefix": str},
+    "stack": {},
+    "sample": {},
+    "autoregressive": {},
+}
+REQUIRED_ANIMATION_FIELDS = {
+    "reveal": ("tensors",),
+    "dot": ("tensor", "cell"),
+    "softmax": ("tensor",),
+    "layernorm": ("prefix",),
+}
+REVEAL_ORDERS = ("columns", "rows", "cells", "all")
+CAMERA_PRESETS = ("overview", "front", "top-layer", "output")
+MAX_FILE_BYTES = 256 * 1024
+MAX_DURATION = 120.0
+
+
+class ChapterError(ValueError):
+    """A chapter file that cannot be used; one line naming the file and field."""
+
+
+@dataclass(frozen=True)
+class Animation:
+    kind: str = "none"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    text: str
+    duration: float = 4.0
+    t: int | None = None  # token position in focus (None: the last input position)
+    camera: str | dict | None = None  # None: keep the previous step's camera
+    show: tuple[str, ...] = ("*",)
+    fade: tuple[str, ...] = ()
+    highlight: tuple[str, ...] = ()
+    model: str | None = None
+    animation: Animation = field(default_factory=Animation)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    steps: tuple[Step, ...]
+    path: Path
+    model: str | None = None
+    revealed: tuple[str, ...] = ("*",)
+
+    @property
+    def duration(self) -> float:
+        return sum(s.duration for s in self.steps)
+
+
+def _strs(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ChapterError(f"{where}: expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _camera(value: Any, where: str) -> str | dict:
+    if isinstance(value, str):
+        if value not in CAMERA_PRESETS:
+            raise ChapterError(f"{where}: unknown preset {value!r} ({', '.join(CAMERA_PRESETS)})")
+        return value
+    if not isinstance(value, dict):
+        raise ChapterError(f"{where}: expected a preset name or a table")
+    allowed = {"frame", "yaw", "pitch", "margin", "target", "distance", "fov"}
+    unknown = set(value) - allowed
+    if unknown:
+        raise ChapterError(f"{where}.{sorted(unknown)[0]}: unknown camera field")
+    if "frame" not in value and "target" not in value:
+        raise ChapterError(f"{where}: needs 'frame' (tensor globs) or 'target'")
+    if "frame" in value:
+        _strs(value["frame"], f"{where}.frame")
+    for key in ("yaw", "pitch", "margin", "distance", "fov"):
+        if key in value and (
+            not isinstance(value[key], (int, float)) or isinstance(value[key], bool)
+        ):
+            raise ChapterError(f"{where}.{key}: expected a number")
+    if "target" in value:
+        t = value["target"]
+        if not (
+            isinstance(t, list) and len(t) == 3 and all(isinstance(v, (int, float)) for v in t)
+        ):
+            raise ChapterError(f"{where}.target: expected [x, y, z]")
+        if "distance" not in value:
+            raise ChapterError(f"{where}: 'target' needs 'distance'")
+    return dict(value)
+
+
+def _animation(value: Any, where: str) -> Animation:
+    if not isinstance(value, dict):
+        raise ChapterError(f"{where}: expected a table")
+    kind = value.get("kind")
+    if kind not in ANIMATIONS:
+        raise ChapterError(f"{where}.kind: expected one of {', '.join(ANIMATIONS)}, got {kind!r}")
+    fields = {k: v for k, v in value.items() if k != "kind"}
+    spec: dict[str, type] = ANIMATIONS[kind]
+    for key, v in fields.items():
+        expected = spec.get(key)
+        if expected is None:
+            raise ChapterError(f"{where}.{key}: not a field of a {kind!r} animation")
+        if not isinstance(v, expected):
+            raise ChapterError(f"{where}.{key}: expected a {expected.__name__}")
+    for key in REQUIRED_ANIMATION_FIELDS.get(kind, ()):
+        if key not in fields:
+            raise ChapterError(f"{where}.{key}: required for a {kind!r} animation")
+    if kind == "reveal":
+        _strs(fields["tensors"], f"{where}.tensors")
+        if fields.get("order", "columns") not in REVEAL_ORDERS:
+            raise ChapterError(f"{where}.order: expected one of {', '.join(REVEAL_ORDERS)}")
+    if kind == "dot":
+        cell = fields["cell"]
+        if not (len(cell) == 2 and all(isinstance(c, int) and c >= 0 for c in cell)):
+            raise ChapterError(f"{where}.cell: expected [row, col], two integers >= 0")
+    return Animation(kind, fields)
+
+
+STEP_FIELDS = {
+    "title",
+    "text",
+    "duration",
+    "t",
+    "camera",
+    "show",
+    "fade",
+    "highlight",
+    "model",
+    "animation",
+}
+
+
+def _step(value: Any, where: str) -> Step:
+    if not isinstance(value, dict):
+        raise ChapterError(f"{where}: expected a table")
+    unknown = set(value) - STEP_FIELDS
+    if unknown:
+        raise ChapterError(f"{where}.{sorted(unknown)[0]}: unknown step field")
+    for key in ("title", "text"):
+        if not isinstance(value.get(key), str) or not value[key].strip():
+            raise ChapterError(f"{where}.{key}: required, a non-empty string")
+    kwargs: dict[str, Any] = {"title": value["title"], "text": value["text"].strip()}
+    if "duration" in value:
+        d = value["duration"]
+        if not isinstance(d, (int, float)) or isinstance(d, bool) or not 0.1 <= d <= MAX_DURATION:
+            raise ChapterError(
+                f"{where}.duration: expected seconds between 0.1 and {MAX_DURATION:g}"
+            )
+        kwargs["duration"] = float(d)
+    if "t" in value:
+        if not isinstance(value["t"], int) or isinstance(value["t"], bool) or value["t"] < 0:
+            raise ChapterError(f"{where}.t: expected a token position >= 0")
+        kwargs["t"] = value["t"]
+    if "camera" in value:
+        kwargs["camera"] = _camera(value["camera"], f"{where}.camera")
+    for key in ("show", "fade", "highlight"):
+        if key in value:
+            kwargs[key] = _strs(value[key], f"{where}.{key}")
+    if "model" in value:
+        if not isinstance(value["model"], str):
+            raise ChapterError(f"{where}.model: expected a preset name")
+        kwargs["model"] = value["model"]
+    if "animation" in value:
+        kwargs["animation"] = _animation(value["animation"], f"{where}.animation")
+    return Step(**kwargs)
+
+
+def load_chapter(path: Path) -> Chapter:
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ChapterError(f"{path.name}: file too large for a chapter")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ChapterError(f"{path.name}: invalid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise ChapterError(f"{path.name}: not UTF-8 text") from None
+    except OSError as e:
+        raise ChapterError(f"{path.name}: cannot read ({e.strerror})") from None
+    name = path.name
+    unknown = set(data) - {"id", "title", "model", "revealed", "steps"}
+    if unknown:
+        raise ChapterError(f"{name}: {sorted(unknown)[0]}: unknown chapter field")
+    for key in ("id", "title"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ChapterError(f"{name}: {key}: required, a non-empty string")
+    if not data["id"].replace("-", "").isalnum() or data["id"] != data["id"].lower():
+        raise ChapterError(f"{name}: id: use lower-case letters, digits and '-'")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ChapterError(f"{name}: steps: at least one [[steps]] table is required")
+    revealed = _strs(data["revealed"], f"{name}: revealed") if "revealed" in data else ("*",)
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ChapterError(f"{name}: model: expected a preset name")
+    return Chapter(
+        id=data["id"],
+        title=data["title"],
+        steps=tuple(_step(s, f"{name}: steps[{k}]") for k, s in enumerate(steps)),
+        path=path,
+        model=model,
+        revealed=revealed,
+    )
+
+
+@dataclass
+class ChapterSet:
+    chapters: list[Chapter]
+    errors: list[str]  # one line per file that could not be loaded
+
+    def by_id(self, chapter_id: str) -> Chapter:
+        for c in self.chapters:
+            if c.id == chapter_id:
+                return c
+        raise KeyError(chapter_id)
+
+
+def load_chapters(directory: Path | None = None) -> ChapterSet:
+    """Every *.toml in the folder, in name order; broken files are reported, not fatal."""
+    directory = directory or walkthrough_dir()
+    chapters, errors, seen = [], [], set()
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            chapter = load_chapter(path)
+        except ChapterError as e:
+            errors.append(str(e))
+            continue
+        if chapter.id in seen:
+            errors.append(f"{path.name}: id: {chapter.id!r} is used by another chapter")
+            continue
+        seen.add(chapter.id)
+        chapters.append(chapter)
+    return ChapterSet(chapters, errors)

@@ -1,0 +1,422 @@
+"""The scene at any moment of the walkthrough: a pure function of (chapter, step, progress).
+
+Nothing accumulates from frame to frame: the state of step k is derived from the chapter's
+start state plus what steps 0..k-1 computed, and its animation is a function of progress 0..1.
+So scrubbing backward restores exactly the earlier picture, and any moment renders headless.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..camera import Camera, fly
+from ..explain import explain
+from .chapters import Chapter, Step
+
+ORDER_CODE = {"columns": 0, "rows": 1, "cells": 2, "all": 3}
+CAMERA_FLY_SECONDS = 1.5  # a step's camera move takes this long (or 40% of a short step)
+FADED_ALPHA = 0.16
+ROLE_SOURCE, ROLE_CELL = 2, 0
+
+
+@dataclass(frozen=True)
+class Ghost:
+    """A column of one box flying to a column of another (embedding lookup, the token loop)."""
+
+    src: int  # box index
+    src_col: int
+    dst: int
+    dst_col: int
+    t: float  # 0 at the source, 1 at the destination
+
+
+@dataclass
+class WalkFrame:
+    chapter: str
+    step: int
+    progress: float
+    camera: Camera
+    reveal: dict[int, tuple[float, int]] = field(default_factory=dict)  # box -> (fraction, order)
+    alpha: dict[int, float] = field(default_factory=dict)  # box -> opacity (missing: 1)
+    highlight: set[int] = field(default_factory=set)  # boxes emphasised by the step
+    cells: list[tuple] = field(default_factory=list)  # renderer highlight entries
+    ghosts: list[Ghost] = field(default_factory=list)
+    caption: list[str] = field(default_factory=list)  # live numbers under the step text
+    bars: list[tuple[str, float]] | None = None  # next-token probabilities (sample step)
+    model: str | None = None  # the model this moment shows (None: the app's)
+    t: int = 0  # token position in focus
+
+
+def expand(scene, globs) -> list[int]:
+    """Box indices matching any glob, in scene (computation) order."""
+    out = []
+    for k, box in enumerate(scene.boxes):
+        if any(fnmatch.fnmatchcase(box.name, g) for g in globs):
+            out.append(k)
+    return out
+
+
+def expand_ordered(scene, globs) -> list[int]:
+    """Box indices in the order the globs list them (each glob's matches in scene order)."""
+    out: list[int] = []
+    for g in globs:
+        out += [k for k in expand(scene, [g]) if k not in out]
+    return out
+
+
+def _computed(scene, k: int) -> bool:
+    """Intermediate values (and token rows) are computed; weights are always there."""
+    return scene.boxes[k].kind != "weight"
+
+
+def animation_tensors(scene, step: Step) -> list[int]:
+    """The boxes a step's animation computes (fully revealed once the step is over)."""
+    a = step.animation
+    if a.kind == "reveal":
+        return expand_ordered(scene, a.get("tensors"))
+    if a.kind == "lookup":
+        return expand_ordered(scene, ["tok_emb", "pos_emb", "emb"])
+    if a.kind == "dot":
+        return expand(scene, [a.get("tensor")])
+    if a.kind == "softmax":
+        head = a.get("tensor").rsplit(".", 1)[0]
+        return expand_ordered(scene, [f"{head}.{n}" for n in ("scores", "max", "expsum", "probs")])
+    if a.kind == "layernorm":
+        p = a.get("prefix")
+        return expand_ordered(scene, [f"{p}.mean", f"{p}.rstd", f"{p}.out"])
+    if a.kind in ("stack", "autoregressive"):
+        return [k for k in range(len(scene.boxes)) if _computed(scene, k)]
+    return []
+
+
+def focus_position(step: Step, model) -> int:
+    n_input = len(model.input_text) if model.input_text else model.scene.n_tokens
+    t = step.t if step.t is not None else n_input - 1
+    return min(max(t, 0), model.scene.n_tokens - 1)
+
+
+def step_camera(step: Step, scene, width: int, height: int, previous: Camera) -> Camera:
+    from ..state import camera_preset
+
+    spec = step.camera
+    if spec is None:
+        return previous
+    if isinstance(spec, str):
+        return camera_preset(spec, scene, width, height)
+    if "target" in spec:
+        x, y, z = (float(v) for v in spec["target"])
+        return Camera(
+            target=(x, y, z),
+            distance=float(spec["distance"]),
+            yaw=float(spec.get("yaw", 0.0)),
+            pitch=float(spec.get("pitch", 0.0)),
+            fov=float(spec.get("fov", 40.0)),
+        )
+    boxes = expand(scene, spec["frame"]) or list(range(len(scene.boxes)))
+    lo = np.min([_bounds(scene.boxes[k])[0] for k in boxes], axis=0)
+    hi = np.max([_bounds(scene.boxes[k])[1] for k in boxes], axis=0)
+    base = Camera(yaw=float(spec.get("yaw", -10.0)), pitch=float(spec.get("pitch", 5.0)))
+    return base.framing(lo, hi, width, height, margin=float(spec.get("margin", 1.25)))
+
+
+def _bounds(box) -> tuple[np.ndarray, np.ndarray]:
+    ox, oy, oz = box.origin
+    w, h, d = box.size
+    return np.array([ox, oy - h, oz - d]), np.array([ox + w, oy, oz])
+
+
+def _phase(p: float, a: float, b: float) -> float:
+    """Progress within the sub-interval [a, b] of a step, clamped to 0..1."""
+    return float(np.clip((p - a) / (b - a), 0.0, 1.0))
+
+
+def _reveal_sequence(frame: WalkFrame, boxes: list[int], p: float, order: int) -> None:
+    """Each box in turn gets an equal share of the progress and sweeps in."""
+    n = len(boxes)
+    for k, b in enumerate(boxes):
+        frame.reveal[b] = (_phase(p, k / n, (k + 1) / n), order)
+
+
+def cameras_until(chapter: Chapter, scene_of, width: int, height: int, start: Camera, k: int):
+    """(camera at the start of step k, camera step k flies to). Each step's camera is its own
+    absolute spec, so this walks the steps only to inherit 'keep the previous camera'."""
+    cam = start
+    for s in chapter.steps[:k]:
+        cam = step_camera(s, scene_of(s), width, height, cam)
+    return cam, step_camera(chapter.steps[k], scene_of(chapter.steps[k]), width, height, cam)
+
+
+def frame_at(
+    chapter: Chapter,
+    step_index: int,
+    progress: float,
+    model,
+    width: int,
+    height: int,
+    start_camera: Camera,
+    scene_of=None,
+) -> WalkFrame:
+    """Everything drawn at this moment. `model` is the LoadedModel the step shows;
+    scene_of(step) gives the scene a step's camera refers to (default: model's)."""
+    step_index = min(max(step_index, 0), len(chapter.steps) - 1)
+    p = float(np.clip(progress, 0.0, 1.0))
+    step = chapter.steps[step_index]
+    scene = model.scene
+    scene_of = scene_of or (lambda s: scene)
+    cam_from, cam_to = cameras_until(chapter, scene_of, width, height, start_camera, step_index)
+    fly_p = min(1.0, p * step.duration / min(CAMERA_FLY_SECONDS, 0.4 * step.duration))
+    frame = WalkFrame(chapter.id, step_index, p, fly(cam_from, cam_to, fly_p))
+    frame.model = step.model or chapter.model
+    frame.t = focus_position(step, model)
+
+    # what is computed when this step starts: the chapter's start state + earlier steps
+    if model.trace is not None:
+        done = set(expand(scene, chapter.revealed))
+        for s in chapter.steps[:step_index]:
+            done |= set(animation_tensors(scene, s))
+        for k in range(len(scene.boxes)):
+            if _computed(scene, k) and k not in done:
+                frame.reveal[k] = (0.0, 0)
+
+    shown = set(expand(scene, step.show))
+    for k in range(len(scene.boxes)):
+        if k not in shown:
+            frame.alpha[k] = 0.0
+    for k in expand(scene, step.fade):
+        frame.alpha.setdefault(k, FADED_ALPHA)
+    frame.highlight = set(expand(scene, step.highlight))
+
+    if model.trace is not None:
+        ANIMATE[step.animation.kind](frame, step, p, model)
+    return frame
+
+
+# ---- animations: each fills the frame from progress p in 0..1 -------------------------------
+
+
+def _none(frame, step, p, model) -> None:
+    pass
+
+
+def _reveal(frame, step, p, model) -> None:
+    boxes = expand_ordered(model.scene, step.animation.get("tensors"))
+    _reveal_sequence(frame, boxes, p, ORDER_CODE[step.animation.get("order", "columns")])
+
+
+def _column_reveal(frame, box: int, cols_done: float, n_cols: int) -> None:
+    frame.reveal[box] = (min(cols_done / n_cols, 1.0), ORDER_CODE["columns"])
+
+
+def _lookup(frame, step, p, model) -> None:
+    """Token column of wte and column t of wpe fly into tok_emb / pos_emb, then both fly into
+    emb and add; then every other position does the same at once."""
+    scene, t = model.scene, frame.t
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    T = scene.n_tokens
+    token = int(model.trace.tokens[0, t])
+    tok, pos, emb = idx["tok_emb"], idx["pos_emb"], idx["emb"]
+    a = _phase(p, 0.0, 0.4)
+    b = _phase(p, 0.45, 0.8)
+    c = _phase(p, 0.85, 1.0)
+    # columns before t are already done (revealed as 't of T'), column t animates
+    for box in (tok, pos, emb):
+        frame.reveal[box] = (t / T, ORDER_CODE["columns"])
+    if a < 1:
+        frame.ghosts += [
+            Ghost(idx["wte.weight"], token, tok, t, a),
+            Ghost(idx["wpe.weight"], t, pos, t, a),
+        ]
+    else:
+        _column_reveal(frame, tok, t + 1, T)
+        _column_reveal(frame, pos, t + 1, T)
+    if 0 < b < 1:
+        frame.ghosts += [Ghost(tok, t, emb, t, b), Ghost(pos, t, emb, t, b)]
+    if b >= 1:
+        _column_reveal(frame, emb, t + 1, T)
+    if c > 0:
+        for box in (tok, pos, emb):
+            frame.reveal[box] = (max(frame.reveal[box][0], (t + 1 + c * (T - t - 1)) / T), 0)
+    frame.highlight |= {idx["wte.weight"], idx["wpe.weight"]}
+    frame.cells.append((idx["wte.weight"], ROLE_SOURCE, -1, -1, token, token + 1))
+    frame.cells.append((idx["wpe.weight"], ROLE_SOURCE, -1, -1, t, t + 1))
+    vocab = model.config.vocab
+    letter = vocab[token] if vocab else str(token)
+    frame.caption.append(
+        f"position t = {t}: token {letter!r} (id {token}) -> column {token} of wte"
+    )
+
+
+def _entry(box: int, role: int, rows, cols) -> tuple:
+    """A renderer highlight entry; a None range means the whole axis."""
+    r0, r1 = rows if rows is not None else (-1, -1)
+    c0, c1 = cols if cols is not None else (-1, -1)
+    return (box, role, r0, r1, c0, c1)
+
+
+def _dot(frame, step, p, model) -> None:
+    """One output value term by term: the k-th input x weight pair lit in turn with the
+    running sum (first 65%), then the bias, then the value appears; then the whole tensor."""
+    scene, trace, params = model.scene, model.trace, model.params
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    name = step.animation.get("tensor")
+    box_k = idx[name]
+    box = scene.boxes[box_k]
+    cell_i, cell_j = step.animation.get("cell")
+    i, j = min(cell_i, box.rows - 1), min(cell_j, box.cols - 1)
+    ex = explain(scene, name, i, j, trace, params)
+    sources = [s for s in ex.sources if s.box in idx]
+    # the input is a column (rows free), the weight a row (cols free), the bias a single cell
+    inp = next((s for s in sources if s.rows is None and s.cols is not None), None)
+    wgt = next(
+        (s for s in sources if s.cols is None and s.rows is not None and s.role != "bias"), None
+    )
+    bias = next((s for s in sources if s.role == "bias"), None)
+    n = max(ex.n_terms, 1)
+    cells = ORDER_CODE["cells"]
+    own = (i * box.cols + j + 1) / (box.rows * box.cols)  # row-major: cells up to (i, j)
+    before = (i * box.cols + j) / (box.rows * box.cols)
+    frame.reveal[box_k] = (before, cells)
+    frame.highlight.add(box_k)
+    if p < 0.65 and inp is not None and wgt is not None and inp.cols and wgt.rows:
+        k = min(int(_phase(p, 0.0, 0.65) * n), n - 1)
+        col, row = inp.cols[0], wgt.rows[0]
+        frame.cells.append((idx[inp.box], ROLE_SOURCE, k, k + 1, col, col + 1))
+        frame.cells.append((idx[wgt.box], ROLE_SOURCE, row, row + 1, k, k + 1))
+        x_col = scene.boxes[idx[inp.box]].source.matrix(trace, params)[:, col].astype(np.float64)
+        w_row = scene.boxes[idx[wgt.box]].source.matrix(trace, params)[row].astype(np.float64)
+        frame.caption += [
+            f"term k = {k} of {n}:  {x_col[k]:.4g} × {w_row[k]:.4g} = {x_col[k] * w_row[k]:.4g}",
+            f"running sum of {k + 1} terms = {float(x_col[: k + 1] @ w_row[: k + 1]):.4g}",
+        ]
+        return
+    frame.cells += [_entry(idx[s.box], ROLE_SOURCE, s.rows, s.cols) for s in sources]
+    frame.caption += list(ex.lines)
+    if p < 0.8 and bias is not None:
+        frame.caption.append("... plus the bias")
+        return
+    frame.cells.append((box_k, ROLE_CELL, i, i + 1, j, j + 1))
+    frame.reveal[box_k] = (max(own, _phase(p, 0.85, 1.0)), cells)
+
+
+def _softmax(frame, step, p, model) -> None:
+    scene, t = model.scene, frame.t
+    head = step.animation.get("tensor").rsplit(".", 1)[0]
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    T = scene.n_tokens
+    parts = [idx[f"{head}.{n}"] for n in ("scores", "max", "expsum", "probs")]
+    spans = [(0.0, 0.25), (0.3, 0.45), (0.5, 0.65), (0.7, 0.85)]
+    for box, (a, b) in zip(parts, spans, strict=True):
+        frame.reveal[box] = ((t + _phase(p, a, b)) / T, ORDER_CODE["columns"])
+    if p >= 0.9:
+        for box in parts:
+            frame.reveal[box] = ((t + 1 + _phase(p, 0.9, 1.0) * (T - t - 1)) / T, 0)
+    s_box = scene.boxes[parts[0]]
+    rows = s_box.rows
+    frame.cells.append((parts[0], 1, -1, -1, t, t + 1))
+    if 0.25 <= p < 0.5 and t + 1 < rows:  # the masked (future) keys of this query
+        frame.cells.append((parts[0], ROLE_SOURCE, t + 1, rows, t, t + 1))
+    trace = model.trace
+    scores = trace[f"{head}.scores"][0, t]
+    frame.caption += [
+        f"query t = {t} sees keys 0..{t}; keys {t + 1}..{T - 1} are masked (-inf)",
+        f"max = {float(trace[f'{head}.max'][0, t]):.4g}, "
+        f"sum of exp(s - max) = {float(trace[f'{head}.expsum'][0, t]):.4g}",
+        "probabilities: " + ", ".join(f"{v:.3f}" for v in trace[f"{head}.probs"][0, t, : t + 1]),
+    ]
+    del scores
+
+
+def _layernorm(frame, step, p, model) -> None:
+    scene, t = model.scene, frame.t
+    prefix = step.animation.get("prefix")
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    T = scene.n_tokens
+    parts = [idx[f"{prefix}.{n}"] for n in ("mean", "rstd", "out")]
+    spans = [(0.0, 0.2), (0.25, 0.45), (0.5, 0.75)]
+    for box, (a, b) in zip(parts, spans, strict=True):
+        frame.reveal[box] = ((t + _phase(p, a, b)) / T, ORDER_CODE["columns"])
+    if p >= 0.8:
+        for box in parts:
+            frame.reveal[box] = ((t + 1 + _phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
+    for name in (f"{prefix}.weight", f"{prefix}.bias"):
+        if name in idx and 0.5 <= p < 0.8:
+            frame.cells.append((idx[name], ROLE_SOURCE, -1, -1, -1, -1))
+    trace = model.trace
+    mu, rstd = float(trace[f"{prefix}.mean"][0, t]), float(trace[f"{prefix}.rstd"][0, t])
+    frame.caption += [
+        f"column t = {t}: mean μ = {mu:.4g}, 1/std = {rstd:.4g} (std = {1 / rstd:.4g})",
+        "normalised x̂ = (x − μ)·rstd, then scaled by γ and shifted by β, per channel",
+    ]
+
+
+def _stack(frame, step, p, model) -> None:
+    boxes = [k for k in range(len(model.scene.boxes)) if _computed(model.scene, k)]
+    _reveal_sequence(frame, boxes, p, ORDER_CODE["columns"])
+
+
+def _sample(frame, step, p, model) -> None:
+    from .. import sampling
+
+    scene, t, trace = model.scene, frame.t, model.trace
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    probs = sampling.distribution(model, t)
+    vocab = model.config.vocab or tuple(str(v) for v in range(len(probs)))
+    frame.bars = [(vocab[v], float(probs[v])) for v in range(len(probs))]
+    frame.cells.append((idx["probs"], ROLE_SOURCE, -1, -1, t, t + 1))
+    frame.cells.append((idx["output_tokens"], ROLE_CELL, -1, -1, t, t + 1))
+    chosen = int(np.argmax(trace["probs"][0, t]))
+    frame.caption.append(f"greedy choice at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+
+
+def _autoregressive(frame, step, p, model) -> None:
+    """Token by token: the model runs on the prefix (a wave down the model through the new
+    column), the chosen token is lit, then flies into the next input slot."""
+    scene = model.scene
+    T = scene.n_tokens
+    n_input = len(model.input_text) if model.input_text else T
+    n_new = T - n_input + 1  # predictions made at positions n_input-1 .. T-1
+    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    g = min(int(p * n_new), n_new - 1)  # which generation step
+    q = p * n_new - g  # progress within it
+    col = n_input - 1 + g  # the column being computed
+    computed = [k for k in range(len(scene.boxes)) if _computed(scene, k)]
+    wave = _phase(q, 0.0, 0.6)
+    n = len(computed)
+    for r, k in enumerate(computed):
+        frame.reveal[k] = ((col + float(np.clip((wave - r / n) * n, 0, 1))) / T, 0)
+    inp, out = idx["input_tokens"], idx["output_tokens"]
+    frame.reveal[inp] = (min(col + 1, T) / T, 0)
+    frame.reveal[out] = ((col + (1.0 if q >= 0.6 else 0.0)) / T, 0)
+    if q >= 0.6:
+        frame.cells.append((out, ROLE_CELL, -1, -1, col, col + 1))
+    if q >= 0.8 and col + 1 < T:
+        frame.ghosts.append(Ghost(out, col, inp, col + 1, _phase(q, 0.8, 1.0)))
+    if p >= 1.0:
+        for k in computed + [inp, out]:
+            frame.reveal.pop(k, None)
+    vocab = model.config.vocab
+    tokens = model.trace.tokens[0]
+    pred = int(np.argmax(model.trace["probs"][0, col]))
+    letter = vocab[pred] if vocab else str(pred)
+    prefix = "".join(vocab[int(v)] for v in tokens[: col + 1]) if vocab else ""
+    frame.caption += [
+        f"step {g + 1} of {n_new}: the model reads {prefix!r} and predicts {letter!r} at t = {col}",
+        f"answer so far: {model.output_text[: g + (1 if q >= 0.6 else 0)]!r}",
+    ]
+    frame.t = col
+
+
+ANIMATE = {
+    "none": _none,
+    "reveal": _reveal,
+    "lookup": _lookup,
+    "dot": _dot,
+    "softmax": _softmax,
+    "layernorm": _layernorm,
+    "stack": _stack,
+    "sample": _sample,
+    "autoregressive": _autoregressive,
+}
