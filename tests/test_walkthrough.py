@@ -21,8 +21,19 @@ from llmviz_desktop.walkthrough.timeline import expand
 
 W, H = 480, 270
 CHAPTER_IDS = [
-    "overview", "tokens", "embedding", "layer-norm", "attention", "multi-head", "residual",
-    "mlp", "stack", "logits", "sampling", "autoregressive", "scale",
+    "overview",
+    "tokens",
+    "embedding",
+    "layer-norm",
+    "attention",
+    "multi-head",
+    "residual",
+    "mlp",
+    "stack",
+    "logits",
+    "sampling",
+    "autoregressive",
+    "scale",
 ]
 
 
@@ -99,8 +110,11 @@ def test_every_step_renders_and_moves_the_picture(session, nano, chapters):
 
 
 def test_scrubbing_back_restores_the_exact_picture(session, nano, chapters):
-    for chapter_id, step, progress in [("attention", 1, 0.4), ("embedding", 0, 0.3),
-                                       ("autoregressive", 0, 0.55)]:
+    for chapter_id, step, progress in [
+        ("attention", 1, 0.4),
+        ("embedding", 0, 0.3),
+        ("autoregressive", 0, 0.55),
+    ]:
         _, first = moment(session, nano, chapters, chapter_id, step, progress)
         for later in (0.9, 1.0):
             moment(session, nano, chapters, chapter_id, step, later)
@@ -157,10 +171,16 @@ def test_malformed_chapter_is_reported_and_the_others_load(tmp_path):
         ('title = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\n', "id"),
         ('id = "x"\ntitle = "T"\n', "steps"),
         ('id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\nduration = -1\n', "duration"),
-        ('id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\ncamera = "nowhere"\n', "camera"),
+        (
+            'id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\ncamera = "nowhere"\n',
+            "camera",
+        ),
         ('id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\ncolour = 1\n', "colour"),
-        ('id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\n[steps.animation]\n'
-         'kind = "dot"\ntensor = "q"\n', "cell"),
+        (
+            'id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\n[steps.animation]\n'
+            'kind = "dot"\ntensor = "q"\n',
+            "cell",
+        ),
     ],
 )
 def test_chapter_errors_name_the_field(tmp_path, body, fragment):
@@ -174,16 +194,34 @@ def test_chapter_errors_name_the_field(tmp_path, body, fragment):
 def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
     listing = subprocess.run(
         [sys.executable, "-m", "llmviz_desktop.cli", "walkthrough", "--list"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert listing.returncode == 0
     for cid in CHAPTER_IDS:
         assert f"[{cid}]" in listing.stdout
     out, report = tmp_path / "m.png", tmp_path / "m.json"
     result = subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", "render", "--chapter", "attention",
-         "--step", "2", "--progress", "0.5", "--out", str(out), "--report", str(report)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "llmviz_desktop.cli",
+            "render",
+            "--chapter",
+            "attention",
+            "--step",
+            "2",
+            "--progress",
+            "0.5",
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     r = json.loads(report.read_text())
@@ -192,8 +230,19 @@ def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
     assert isinstance(r["walkthrough"]["highlighted"], list)
     assert set(r["camera"]) >= {"target", "distance", "yaw", "pitch"}
     bad = subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", "render", "--chapter", "nope", "--out",
-         str(out)], capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "llmviz_desktop.cli",
+            "render",
+            "--chapter",
+            "nope",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert bad.returncode == 2 and "nope" in bad.stderr
 

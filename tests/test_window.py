@@ -19,6 +19,7 @@ from PIL import Image
 
 WIDTH, HEIGHT = 1280, 800
 PANEL_RIGHT = 360  # the model panel covers x < ~345 at the default font size
+WALK_LEFT = WIDTH - 460  # the walkthrough panel covers the right 450 px
 
 
 def require(tool: str) -> str:
@@ -114,6 +115,7 @@ def scene_mask(img: np.ndarray) -> np.ndarray:
     mx, mn = img.max(axis=-1), img.min(axis=-1)
     mask = (mx > 60) & (mx - mn > 40)
     mask[:, :PANEL_RIGHT] = False
+    mask[:, WALK_LEFT:] = False
     return mask
 
 
@@ -143,7 +145,7 @@ def drag(env, button: int, start, end, steps: int = 12) -> None:
 
 
 def reset(env) -> None:
-    xdo(env, "mousemove", "900", "400")
+    xdo(env, "mousemove", "600", "790")
     xdo(env, "key", "Home")
 
 
@@ -161,7 +163,7 @@ def test_left_drag_pans_with_the_cursor(app):
     env, _ = app
     reset(env)
     before = extent(screenshot(env))
-    drag(env, 1, (900, 300), (1000, 360))
+    drag(env, 1, (500, 300), (600, 360))
     after = extent(screenshot(env))
     assert after[0] - before[0] == pytest.approx(100, abs=12)
     assert after[1] - before[1] == pytest.approx(60, abs=12)
@@ -173,7 +175,7 @@ def test_right_drag_orbits(app):
     reset(env)
     before_img = screenshot(env)
     before = extent(before_img)
-    drag(env, 3, (900, 400), (1150, 400))  # ~75 degrees of yaw
+    drag(env, 3, (450, 400), (700, 400))  # ~75 degrees of yaw
     after_img = screenshot(env)
     after = extent(after_img)
     changed = (np.abs(after_img - before_img).sum(axis=-1) > 60).mean()
@@ -275,3 +277,33 @@ def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path
     headless = np.asarray(Image.open(out).convert("RGB")).astype(int)
     diff = np.abs(headless[region] - shown[region]).max(axis=-1)
     assert (diff > 40).mean() < 0.02, "the window's tooltip differs from the headless one"
+
+
+def test_walkthrough_keys_step_and_play(app):
+    """Right arrow starts the walkthrough and steps it; Space plays: the panel text and the
+    scene change each time."""
+    env, _ = app
+    xdo(env, "mousemove", "640", "790")  # over empty space, not a panel
+    panel = (slice(60, 240), slice(WIDTH - 430, WIDTH - 20))  # the step title and text
+    before = screenshot(env)
+    xdo(env, "key", "Right")
+    first = screenshot(env)
+    assert np.abs(first[panel] - before[panel]).sum(axis=-1).mean() > 5, "no step shown"
+    xdo(env, "key", "Right")
+    second = screenshot(env)
+    assert np.abs(second[panel] - first[panel]).sum(axis=-1).mean() > 5, "Right did not step"
+    xdo(env, "key", "Left")
+    back = screenshot(env)
+    assert np.abs(back[panel] - first[panel]).sum(axis=-1).mean() < 3, "Left did not go back"
+    xdo(env, "key", "space")  # play
+    time.sleep(1.5)
+    playing = screenshot(env)
+    xdo(env, "key", "space")  # pause
+    time.sleep(0.5)
+    paused = screenshot(env)
+    # the timeline slider (its time text) moved while playing, and stays put once paused
+    whole_panel = (slice(40, HEIGHT - 40), slice(WIDTH - 450, WIDTH - 10))
+    moved = (np.abs(playing[whole_panel] - back[whole_panel]).max(axis=-1) > 40).sum()
+    assert moved > 20, "Space did not play"
+    still = screenshot(env)
+    assert (np.abs(still[whole_panel] - paused[whole_panel]).max(axis=-1) > 40).sum() == 0

@@ -31,6 +31,7 @@ MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only 
 CAMERA_PRESETS = ("overview", "front", "top-layer", "output")
 PANEL_PX = 340.0  # the model panel's width at the default font size
 SECTION_LABEL_PX = 220.0  # room for the section labels right of the model
+RIGHT_PANEL_PX = 450.0  # the walkthrough panel (27 em at 16 px, plus margins)
 
 
 @dataclass
@@ -127,14 +128,24 @@ def random_input(config: GPTConfig, rng: np.random.Generator) -> str:
     return "".join(vocab[int(i)] for i in rng.integers(0, len(vocab), length))
 
 
+def free_area(width: int) -> tuple[float, float]:
+    """Pixel columns between the model panel (left) and the walkthrough panel (right); the
+    whole width when the window is too narrow for both."""
+    if width > PANEL_PX + RIGHT_PANEL_PX + 300:
+        return PANEL_PX, width - RIGHT_PANEL_PX
+    return 0.0, float(width)
+
+
 def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:
     """Named views of a scene. 'overview' shows the whole model, turned slightly so the slabs
     read as 3D."""
     lo, hi = np.asarray(scene.bounds[0], float), np.asarray(scene.bounds[1], float)
     if name == "overview":
-        # the model, its section labels (right) and the panel (left) side by side
+        # the model and its section labels (right of it) centred between the panels
         cam = Camera(yaw=-14.0, pitch=6.0).framing(lo, hi, width, height, margin=1.04)
-        return cam.panned(PANEL_PX / 2 - SECTION_LABEL_PX / 2, 0.0, height)
+        left, right = free_area(width)
+        centre = (left + right) / 2 - SECTION_LABEL_PX / 2
+        return cam.panned(centre - width / 2, 0.0, height)
     if name == "front":
         return Camera().framing(lo, hi, width, height, margin=1.02)
     if name in ("top-layer", "output"):

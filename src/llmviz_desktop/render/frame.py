@@ -50,6 +50,7 @@ class FrameRenderer:
         actions = draw_ui(state)
         imgui.render()
         self.imgui.render(imgui.get_draw_data())
+        self.ctx.finish()  # count the GPU work in the frame time
         state.frame_ms = (time.perf_counter() - start) * 1e3
         return actions
 

@@ -12,6 +12,7 @@ from ..state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
 
+PANEL_EM = 27  # the panel's width in font heights
 LINK = ImVec4(0.55, 0.8, 1.0, 1.0)
 LINK_LIT = ImVec4(1.0, 0.7, 0.3, 1.0)
 MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
@@ -29,15 +30,16 @@ def draw_walkthrough_panel(state: AppState, actions: WalkActions) -> None:
     player = state.player
     em = imgui.get_font_size()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
-    width = 27 * em
+    width = PANEL_EM * em
     imgui.set_next_window_pos(
         ImVec2(state.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
     )
-    imgui.set_next_window_size(ImVec2(width, 0), imgui.Cond_.first_use_ever)
+    imgui.set_next_window_size_constraints(ImVec2(width, 0), ImVec2(width, state.height * k))
     state.link_hover = None
     if not imgui.begin("Walkthrough", None, imgui.WindowFlags_.always_auto_resize)[0]:
         imgui.end()
         return
+    width = imgui.get_content_region_avail().x
     if player is None or not player.chapters.chapters:
         imgui.text_colored(ERROR, "no walkthrough chapters could be loaded")
     else:
@@ -94,6 +96,7 @@ def _paragraph(state: AppState, segments, width: float, hovered_box: str | None)
     start_x = imgui.get_cursor_pos_x()
     line_w = 0.0
     first = True
+    glue = False  # the next word continues the previous one (no space in the text between)
     for seg in segments:
         lit = (
             seg.link is not None
@@ -101,13 +104,14 @@ def _paragraph(state: AppState, segments, width: float, hovered_box: str | None)
             and any(fnmatch.fnmatchcase(hovered_box, g) for g in seg.link)
         )
         colour = LINK_LIT if lit else LINK
-        for word in seg.text.split(" "):
+        for n, word in enumerate(seg.text.split(" ")):
             if not word:
                 continue
+            gap = 0.0 if (n == 0 and glue) else space
             w = imgui.calc_text_size(word).x
-            if not first and line_w + space + w <= width - 2 * space:
-                imgui.same_line(0, space)
-                line_w += space + w
+            if not first and line_w + gap + w <= width:
+                imgui.same_line(0, gap)
+                line_w += gap + w
             else:
                 if not first:
                     imgui.set_cursor_pos_x(start_x)
@@ -119,6 +123,7 @@ def _paragraph(state: AppState, segments, width: float, hovered_box: str | None)
                 imgui.text_colored(colour, word)
                 if imgui.is_item_hovered():
                     state.link_hover = seg.link
+        glue = not seg.text.endswith(" ")
 
 
 def _transport(player, em: float) -> None:

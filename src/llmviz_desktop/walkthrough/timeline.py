@@ -115,11 +115,17 @@ def step_camera(step: Step, scene, width: int, height: int, previous: Camera) ->
             pitch=float(spec.get("pitch", 0.0)),
             fov=float(spec.get("fov", 40.0)),
         )
+    from ..state import free_area
+
     boxes = expand(scene, spec["frame"]) or list(range(len(scene.boxes)))
     lo = np.min([_bounds(scene.boxes[k])[0] for k in boxes], axis=0)
     hi = np.max([_bounds(scene.boxes[k])[1] for k in boxes], axis=0)
     base = Camera(yaw=float(spec.get("yaw", -10.0)), pitch=float(spec.get("pitch", 5.0)))
-    return base.framing(lo, hi, width, height, margin=float(spec.get("margin", 1.25)))
+    # frame into the space between the panels, not under them
+    left, right = free_area(width)
+    margin = float(spec.get("margin", 1.25))
+    cam = base.framing(lo, hi, int(right - left), height, margin=margin)
+    return cam.panned((left + right) / 2 - width / 2, 0.0, height)
 
 
 def _bounds(box) -> tuple[np.ndarray, np.ndarray]:
