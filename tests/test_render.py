@@ -203,7 +203,7 @@ def expected_colour(value: float, norm: float, kind: str, symlog: bool = False, 
     [("h.0.mlp.c_fc.weight", [(5, 7), (100, 30)]), ("h.0.ln_1.out", [(3, 2), (40, 9)])],
 )
 def test_cell_shows_the_colour_of_its_value(session, nano, box_name, cells, symlog):
-    from llmviz_desktop.render.scene_renderer import normaliser
+    from llmviz_desktop.colors import normaliser
 
     box = nano.scene.by_name[box_name]
     matrix = box.source.matrix(nano.trace, nano.params)

@@ -39,6 +39,8 @@ class ColorSettings:
     symlog: bool = False  # symmetric-log instead of linear value -> colour
     symlog_range: float = 0.02  # fraction of the range kept linear around zero
     grid: float = 1.0  # gridline strength 0..1
+    normalise: str = "tensor"  # "tensor": each tensor to its own range; "global": one range
+    #                             per kind (weights, activations, aggregates) over the model
 
 
 @dataclass
@@ -51,6 +53,29 @@ class LoadedModel:
     input_text: str = ""
     output_text: str = ""
     sampling: Sampling = field(default_factory=Sampling)
+    display: Params | None = None  # what weight boxes show instead of params (gradients...)
+    label: str = ""  # a line describing where these weights come from (replay, training)
+
+
+def with_params(
+    base: LoadedModel, params: Params, display: Params | None = None, label: str = ""
+) -> LoadedModel:
+    """The same model and input with other weights (a checkpoint, an interpolated moment,
+    live training): generate and trace again, keep the layout (it depends on shapes only)."""
+    from .model.generate import generate
+
+    cfg = base.config
+    tok = CharTokenizer(cfg.vocab or ())
+    ids = tok.encode(base.input_text)
+    n_new = (cfg.task or {}).get("length", 1)
+    s = base.sampling
+    gen = generate(cfg, params, ids, n_new, s.temperature, s.top_k, s.seed)
+    full = np.concatenate([ids, gen.tokens[0]])[: cfg.block_size]
+    trace = forward(cfg, params, full)
+    output = tok.decode(gen.tokens[0])
+    return LoadedModel(
+        base.name, cfg, params, trace, base.scene, base.input_text, output, s, display, label
+    )
 
 
 def load_model(
@@ -101,6 +126,7 @@ class AppState:
     walk: WalkFrame | None = None  # this moment of the walkthrough (derived each frame)
     link_hover: tuple[str, ...] | None = None  # tensor globs of the text link under the cursor
     input_error: str = ""  # why the last typed input was refused
+    hud: str = ""  # a caption drawn over the scene (replay step, video export)
 
     def __post_init__(self) -> None:
         if self.home is None:

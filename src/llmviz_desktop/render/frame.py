@@ -17,14 +17,16 @@ class FrameRenderer:
         self.ctx = ctx
         self.scene = SceneRenderer(ctx)
         self.imgui = ImguiRenderer(ctx)
-        self._scene_of: tuple[int, int] | None = None
+        self._scene_of: tuple | None = None
         self.hover = HoverTracker()
 
     def sync(self, state: AppState) -> None:
         """Re-upload the scene when the model (or its trace) changed."""
-        key = (id(state.model.scene), id(state.model.trace))
+        m = state.model
+        key = (id(m.scene), id(m.trace), id(m.display), state.colors.normalise)
         if key != self._scene_of:
-            self.scene.set_scene(state.model.scene, state.model.trace, state.model.params)
+            shown = m.display if m.display is not None else m.params
+            self.scene.set_scene(m.scene, m.trace, shown, state.colors.normalise)
             self._scene_of = key
 
     def render(self, state: AppState, draw_ui, scene: bool = True) -> object:

@@ -8,6 +8,7 @@ import moderngl
 import numpy as np
 
 from ..camera import Camera
+from ..colors import normalisers
 from ..state import ColorSettings
 from .programs import load_program
 from .ubo import (
@@ -81,17 +82,6 @@ def apply_walk(inst: np.ndarray, origins: np.ndarray, walk) -> tuple[np.ndarray,
     return inst, origins
 
 
-def normaliser(m: np.ndarray) -> float:
-    """1 / the value that maps to full colour: the 99th percentile of |v| rather than the
-    maximum, so one outlier does not leave the rest of the tensor near black (larger values
-    saturate)."""
-    finite = np.abs(m[np.isfinite(m)])
-    if not finite.size:
-        return 1.0
-    peak = float(np.percentile(finite, 99)) if finite.size >= 100 else float(finite.max())
-    return 1.0 / peak if peak > 0 else 1.0
-
-
 class SceneRenderer:
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
@@ -116,15 +106,17 @@ class SceneRenderer:
         self._inst = np.zeros(0, BOX_INSTANCE)
         self.radius = 1.0
         self.count = 0
+        self.ranges: list[float] = []
 
-    def set_scene(self, scene, trace=None, params=None) -> None:
+    def set_scene(self, scene, trace=None, params=None, normalise: str = "tensor") -> None:
         """Upload a scene's boxes and (when a trace is given) every drawn value."""
         matrices = [
             box.source.matrix(trace, params) if (trace is not None and box.source) else None
             for box in scene.boxes
         ]
         atlas, positions = pack(matrices)
-        norms = [normaliser(m) if m is not None else 1.0 for m in matrices]
+        norms = normalisers(scene, matrices, normalise)
+        self.ranges = [1.0 / n for n in norms]  # the |value| drawn at full colour, per box
         inst = box_instances(scene, positions, norms)
         self._origins = inst["origin"].astype(np.float64)  # world, full precision
         self._inst = inst

@@ -50,6 +50,8 @@ def draw_ui(state: AppState) -> UIActions:
     if state.show_labels:
         draw_labels(state)
     draw_hover(state)
+    if state.hud:
+        draw_hud(state.hud)
     if not state.show_ui:
         return actions
     draw_model_panel(state, actions)
@@ -57,6 +59,21 @@ def draw_ui(state: AppState) -> UIActions:
     if state.show_help:
         draw_help(state)
     return actions
+
+
+def draw_hud(text: str) -> None:
+    """A caption over the scene (videos, replay): top-left, on a dark plate."""
+    em = imgui.get_font_size()
+    dl = imgui.get_foreground_draw_list()
+    size = imgui.calc_text_size(text)
+    x, y = 1.0 * em, imgui.get_io().display_size.y - 2.2 * em
+    dl.add_rect_filled(
+        ImVec2(x - 0.5 * em, y - 0.3 * em),
+        ImVec2(x + size.x + 0.5 * em, y + size.y + 0.3 * em),
+        _col(0.05, 0.06, 0.08, 0.85),
+        0.3 * em,
+    )
+    dl.add_text(ImVec2(x, y), _col(0.92, 0.94, 0.98), text)
 
 
 def _col(r: float, g: float, b: float, a: float = 1.0) -> int:
@@ -136,6 +153,12 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         imgui.same_line()
         if imgui.radio_button("symmetric log", state.colors.symlog):
             state.colors.symlog = True
+        if imgui.radio_button("per tensor", state.colors.normalise == "tensor"):
+            state.colors.normalise = "tensor"
+        imgui.same_line()
+        if imgui.radio_button("global", state.colors.normalise == "global"):
+            state.colors.normalise = "global"
+        draw_legend(state)
         _, state.colors.grid = imgui.slider_float("gridlines", state.colors.grid, 0.0, 1.0)
         _, state.show_labels = imgui.checkbox("labels", state.show_labels)
         imgui.separator()
@@ -150,6 +173,53 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         if state.status:
             imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
     imgui.end()
+
+
+# the shader's colour ramps (shaders/tensor_boxes.glsl): negative end, zero, positive end
+RAMPS = {
+    "weight": ((0.66, 0.38, 0.98), (0.30, 0.66, 1.00)),
+    "intermediate": ((0.08, 0.60, 0.66), (0.36, 0.90, 0.46)),
+    "aggregate": ((1.00, 0.50, 0.16), (1.00, 0.84, 0.26)),
+}
+ZERO = (0.135, 0.145, 0.175)
+_legend_cache: dict = {}
+
+
+def draw_legend(state: AppState) -> None:
+    """A colour bar per kind with the value range it spans (linear or symmetric-log)."""
+    from ..colors import legend_ranges
+
+    model = state.model
+    key = (id(model.trace), id(model.display), state.colors.normalise)
+    if key not in _legend_cache:
+        _legend_cache.clear()
+        _legend_cache[key] = legend_ranges(model, state.colors.normalise)
+    ranges = _legend_cache[key]
+    if not ranges:
+        return
+    em = imgui.get_font_size()
+    dl = imgui.get_window_draw_list()
+    for kind, (neg, pos) in RAMPS.items():
+        if kind not in ranges:
+            continue
+        r = ranges[kind]
+        origin = imgui.get_cursor_screen_pos()
+        w, h, n = 9 * em, 0.8 * em, 24
+        for i in range(n):
+            t = (i + 0.5) / n * 2 - 1  # -1 .. 1
+            m = abs(t) ** 0.75
+            end = pos if t >= 0 else neg
+            c = [z + (e - z) * m for z, e in zip(ZERO, end, strict=True)]
+            x0 = origin.x + w * i / n
+            dl.add_rect_filled(
+                ImVec2(x0, origin.y), ImVec2(x0 + w / n + 0.5, origin.y + h), _col(*c)
+            )
+        imgui.dummy(ImVec2(w, h))
+        imgui.same_line()
+        scale = "symlog" if state.colors.symlog else "linear"
+        label = "weights" if kind == "weight" else "values" if kind == "intermediate" else "stats"
+        approx = "" if state.colors.normalise == "global" else "~"  # median of per-tensor
+        imgui.text_disabled(f"{label} {approx}±{r:.3g} ({scale})")
 
 
 def draw_help(state: AppState) -> None:

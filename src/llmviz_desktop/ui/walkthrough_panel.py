@@ -58,6 +58,7 @@ def _chapters(player) -> None:
     titles = [f"{n + 1}. {c.title}" for n, c in enumerate(player.chapters.chapters)]
     current = player.chapter_index if player.active else -1
     preview = titles[current] if current >= 0 else "choose a chapter..."
+    imgui.set_next_item_width(-4.5 * imgui.get_font_size())
     if imgui.begin_combo("chapter", preview):
         for n, title in enumerate(titles):
             if imgui.selectable(title, n == current)[0]:
@@ -82,8 +83,10 @@ def _step(state: AppState, width: float) -> None:
         _paragraph(state, para, width, hovered_box)
         imgui.spacing()
     if walk is not None:
+        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + width)
         for line in walk.caption:
             imgui.text_colored(MUTED, line)
+        imgui.pop_text_wrap_pos()
         if walk.bars:
             for token, p in walk.bars:
                 imgui.progress_bar(p, ImVec2(width * 0.7, 0), f"{token}  {p:.3f}")

@@ -40,9 +40,9 @@ def placeholder(name: str, model, t: int) -> str:
     values = {
         "cfg.n_layer": cfg.n_layer,
         "cfg.n_head": cfg.n_head,
-        "cfg.n_embd": cfg.n_embd,
-        "cfg.head_dim": cfg.head_dim,
-        "cfg.mlp": 4 * cfg.n_embd,
+        "cfg.n_embd": f"{cfg.n_embd:,}",
+        "cfg.head_dim": f"{cfg.head_dim:,}",
+        "cfg.mlp": f"{4 * cfg.n_embd:,}",
         "cfg.vocab_size": f"{cfg.vocab_size:,}",
         "cfg.block_size": f"{cfg.block_size:,}",
         "vocab": ", ".join(vocab) if vocab else f"{cfg.vocab_size:,} tokens",
@@ -65,7 +65,7 @@ def placeholder(name: str, model, t: int) -> str:
             return vocab[int(ids[t])] if vocab else str(int(ids[t]))
         if name == "next_token":
             return vocab[nxt] if vocab else str(nxt)
-        return f"{float(trace['probs'][0, t, nxt]):.4g}"
+        return f"{float(trace['probs'][0, t, nxt]):.4f}"
     if name.startswith("params."):
         parts = name.split(".")
         if len(parts) == 3 and parts[2] in ("matrices", "total"):

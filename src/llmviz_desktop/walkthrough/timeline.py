@@ -274,8 +274,9 @@ def _dot(frame, step, p, model) -> None:
     i, j = min(cell_i, box.rows - 1), min(cell_j, box.cols - 1)
     ex = explain(scene, name, i, j, trace, params)
     sources = [s for s in ex.sources if s.box in idx]
-    # the input is a column (rows free), the weight a row (cols free), the bias a single cell
-    inp = next((s for s in sources if s.rows is None and s.cols is not None), None)
+    # the input is one column (rows free) or several stacked (the heads' outputs side by
+    # side), the weight a row (cols free), the bias a single cell
+    inputs = [s for s in sources if s.rows is None and s.cols is not None]
     wgt = next(
         (s for s in sources if s.cols is None and s.rows is not None and s.role != "bias"), None
     )
@@ -286,13 +287,21 @@ def _dot(frame, step, p, model) -> None:
     before = (i * box.cols + j) / (box.rows * box.cols)
     frame.reveal[box_k] = (before, cells)
     frame.highlight.add(box_k)
-    if p < 0.65 and inp is not None and wgt is not None and inp.cols and wgt.rows:
+    if p < 0.65 and inputs and wgt is not None and wgt.rows:
         k = min(int(_phase(p, 0.0, 0.65) * n), n - 1)
-        col, row = inp.cols[0], wgt.rows[0]
-        frame.cells.append((idx[inp.box], ROLE_SOURCE, k, k + 1, col, col + 1))
-        frame.cells.append((idx[wgt.box], ROLE_SOURCE, row, row + 1, k, k + 1))
-        x_col = scene.boxes[idx[inp.box]].source.matrix(trace, params)[:, col].astype(np.float64)
+        row = wgt.rows[0]
+        columns = [
+            scene.boxes[idx[s.box]].source.matrix(trace, params)[:, s.cols[0]] for s in inputs
+        ]
+        x_col = np.concatenate(columns).astype(np.float64)  # the input vector of length n
         w_row = scene.boxes[idx[wgt.box]].source.matrix(trace, params)[row].astype(np.float64)
+        offset = 0
+        for s, c in zip(inputs, columns, strict=True):  # which input box holds term k
+            if k < offset + len(c):
+                frame.cells.append((idx[s.box], ROLE_SOURCE, k - offset, k - offset + 1, *s.cols))
+                break
+            offset += len(c)
+        frame.cells.append((idx[wgt.box], ROLE_SOURCE, row, row + 1, k, k + 1))
         frame.caption += [
             f"term k = {k} of {n}:  {x_col[k]:.4g} × {w_row[k]:.4g} = {x_col[k] * w_row[k]:.4g}",
             f"running sum of {k + 1} terms = {float(x_col[: k + 1] @ w_row[: k + 1]):.4g}",
@@ -354,7 +363,7 @@ def _layernorm(frame, step, p, model) -> None:
     mu, rstd = float(trace[f"{prefix}.mean"][0, t]), float(trace[f"{prefix}.rstd"][0, t])
     frame.caption += [
         f"column t = {t}: mean μ = {mu:.4g}, 1/std = {rstd:.4g} (std = {1 / rstd:.4g})",
-        "normalised x̂ = (x − μ)·rstd, then scaled by γ and shifted by β, per channel",
+        "normalised z = (x − μ)·rstd, then scaled by γ and shifted by β, per channel",
     ]
 
 

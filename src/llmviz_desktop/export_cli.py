@@ -1,0 +1,123 @@
+"""`llmviz export-video`: a training run (checkpoints, interpolated) or the walkthrough, rendered
+headless frame by frame and encoded; the file appears only when complete."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+def checkpoint_step(replay, frame: int, fps: float, seconds_per_checkpoint: float) -> float:
+    """The (fractional) training step shown at a frame: each checkpoint gets its seconds,
+    moving linearly toward the next; the last one holds."""
+    c = frame / fps / seconds_per_checkpoint
+    i = min(int(math.floor(c)), len(replay.steps) - 1)
+    if i >= len(replay.steps) - 1:
+        return float(replay.steps[-1])
+    a, b = replay.steps[i], replay.steps[i + 1]
+    return a + (b - a) * (c - i)
+
+
+def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
+    from .replay import ReplayError, open_replay
+    from .state import AppState, load_model, parse_camera, with_params
+
+    try:
+        replay = open_replay(args.checkpoints)
+    except ReplayError as e:
+        raise fail(str(e)) from None
+    for warning in replay.warnings:
+        print(f"llmviz: warning: {warning}")
+    base = load_model(str(replay.checkpoints[0].path))
+    w, h = args.size
+    camera = parse_camera(args.camera, base.scene, w, h)
+    state = AppState(base, camera, width=w, height=h)
+    state.show_ui = False
+    state.colors.normalise = args.normalise
+    total = round(len(replay.steps) * args.seconds_per_checkpoint * args.fps)
+
+    def frames() -> Iterator[np.ndarray]:
+        for f in range(total):
+            step = checkpoint_step(replay, f, args.fps, args.seconds_per_checkpoint)
+            state.model = state.home = with_params(base, replay.params_at(step))
+            m = replay.metrics_at(step)
+            loss = f" · loss {m['loss']:.4f}" if m else ""
+            state.hud = (
+                f"training step {step:,.0f}{loss} · {state.model.input_text} -> "
+                f"{state.model.output_text}"
+            )
+            yield session.render(state)[:, :, :3]
+
+    return frames(), total
+
+
+def walkthrough_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
+    from .state import AppState, camera_preset, load_model
+    from .walkthrough.chapters import load_chapters
+    from .walkthrough.player import Player
+    from .walkthrough.stage import Stage
+
+    chapters = load_chapters()
+    for err in chapters.errors:
+        print(f"llmviz: warning: skipped {err}")
+    ids = [c.id for c in chapters.chapters]
+    if args.chapter is not None and args.chapter not in ids:
+        raise fail(f"--chapter {args.chapter!r}: no such chapter (chapters: {', '.join(ids)})")
+    chosen = [ids.index(args.chapter)] if args.chapter else list(range(len(ids)))
+    model = load_model("nano-sort")
+    w, h = args.size
+    state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
+    state.show_stats = False
+    player = Player(chapters, active=True)
+    state.player = player
+    stage = Stage()
+    counts = [round(chapters.chapters[i].duration * args.fps) for i in chosen]
+
+    def frames() -> Iterator[np.ndarray]:
+        for index, n in zip(chosen, counts, strict=True):
+            player.set_chapter(index)
+            for f in range(n):
+                player.seek(f / args.fps)
+                stage.frame(state)
+                yield session.render(state)[:, :, :3]
+
+    return frames(), sum(counts)
+
+
+def run_export(args: argparse.Namespace, fail) -> int:
+    from tqdm import tqdm
+
+    from .render.context import GLUnavailable
+    from .render_cli import HeadlessSession
+    from .video import ExportError, codec_for, export_frames
+
+    if (args.checkpoints is None) == (not args.walkthrough):
+        raise fail("give either --checkpoints DIR or --walkthrough")
+    out: Path = args.out
+    try:
+        codec = codec_for(out, args.codec)
+    except ExportError as e:
+        raise fail(str(e)) from None
+    if not out.parent.is_dir():
+        raise fail(f"--out {out}: directory {out.parent} does not exist")
+    try:
+        session = HeadlessSession(*args.size)
+    except GLUnavailable as e:
+        raise fail(str(e)) from None
+    try:
+        source = walkthrough_frames if args.walkthrough else training_frames
+        frames, total = source(args, session, fail)
+        with tqdm(total=total, desc=f"exporting {out.name}", unit="frame") as bar:
+            export_frames(
+                frames, out, args.fps, codec, total=total, progress=lambda n: bar.update(1)
+            )
+    except ExportError as e:
+        raise fail(str(e)) from None
+    finally:
+        session.release()
+    print(f"wrote {out} ({total} frames at {args.fps:g} fps, {codec})")
+    return 0
