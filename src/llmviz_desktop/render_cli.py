@@ -56,6 +56,11 @@ class HeadlessSession:
     def render(self, state) -> np.ndarray:
         from .ui.panels import draw_ui
 
+        if state.player is None:  # as in the window: the walkthrough panel, chapter not chosen
+            from .walkthrough.chapters import load_chapters
+            from .walkthrough.player import Player
+
+            state.player = Player(load_chapters())
         self.target.use()
         # imgui sizes an auto-resized window from the previous frame's content: with panels
         # shown, a settling frame first makes every moment's picture independent of the last
