@@ -6,6 +6,7 @@ import moderngl_window as mglw
 import numpy as np
 
 from .camera import Camera, fly
+from .learning import Learning
 from .picking import pick_box, pick_cell
 from .render.context import check_version
 from .render.frame import FrameRenderer
@@ -43,6 +44,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self.state = AppState(model, camera_preset("overview", model.scene, width, height))
         self.state.width, self.state.height = width, height
         self.state.player = Player(load_chapters())
+        self.state.learning = Learning()
         self.stage = Stage()
         self.rng = np.random.default_rng()
         self._drag_depth: float | None = None
@@ -94,6 +96,8 @@ class LlmvizWindow(mglw.WindowConfig):
             player.advance(frame_time)
             if player.active and not player.free_camera:
                 self._flight = None  # the walkthrough owns the camera
+        if self.state.learning is not None:
+            self.state.learning.update(self.state, time, frame_time)
         self.stage.frame(self.state)
         self.wnd.use()
         actions = self.frame.render(self.state, draw_ui)
@@ -102,6 +106,11 @@ class LlmvizWindow(mglw.WindowConfig):
         if actions.reset_camera:
             self._reset_camera(animate=True)
         self._walk_actions(actions.walk)
+        learning = self.state.learning
+        if learning is not None and actions.learn.start:
+            learning.start_training(self.state)
+        if learning is not None and actions.learn.open_dir:
+            learning.open(actions.learn.open_dir, self.state)
 
     def _walk_actions(self, actions) -> None:
         s = self.state
@@ -265,6 +274,8 @@ class LlmvizWindow(mglw.WindowConfig):
                 s.show_help = False
 
     def on_close(self) -> None:
+        if self.state.learning is not None and self.state.learning.training is not None:
+            self.state.learning.training.stop()
         self.frame.release()
 
 

@@ -189,6 +189,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "export-video",
+        help="record a training run (checkpoints) or the walkthrough as a video",
+        description="Render a training run's checkpoints (weights interpolated between them, "
+        "the forward pass of the input at every frame) or the walkthrough headless and encode "
+        "it. Lossless codecs (ffv1, x264rgb: .mkv) decode back bit-identical to the rendered "
+        "frames; mp4 (H.264 yuv420p) for sharing; gif; png writes a folder of frames. The file "
+        "appears at --out only when complete; Ctrl-C or an error leaves nothing there.",
+    )
+    p.add_argument(
+        "--checkpoints", type=Path, default=None, help="a directory `llmviz train` wrote"
+    )
+    p.add_argument("--walkthrough", action="store_true", help="record the walkthrough instead")
+    p.add_argument("--chapter", default=None, help="with --walkthrough: only this chapter")
+    p.add_argument("--out", required=True, type=Path, help="video file (or folder for png)")
+    p.add_argument("--fps", type=_positive_float, default=30.0, help="frames per second (30)")
+    p.add_argument(
+        "--seconds-per-checkpoint",
+        type=_positive_float,
+        default=1.0,
+        help="seconds each checkpoint gets, moving toward the next (1)",
+    )
+    p.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (1280x720)")
+    p.add_argument("--camera", default="overview", help="preset or JSON, as for render")
+    p.add_argument(
+        "--codec",
+        choices=("ffv1", "x264rgb", "mp4", "gif", "png"),
+        default=None,
+        help="default from the file name: .mkv ffv1, .mp4 mp4, .gif gif, a folder png",
+    )
+    p.add_argument(
+        "--normalise",
+        choices=("tensor", "global"),
+        default="global",
+        help="colour range per tensor or one per kind over the model (global: steady colours "
+        "while the weights change; default)",
+    )
+
+    p = sub.add_parser(
         "walkthrough",
         help="the guided walkthrough's chapters and steps",
         description="List the walkthrough chapters (files in walkthrough/) and their steps.",
@@ -218,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "params": cmd_params,
             "render": cmd_render,
             "walkthrough": cmd_walkthrough,
+            "export-video": cmd_export_video,
         }
         return commands[args.command](args)
     except UsageError as e:
@@ -247,6 +286,12 @@ def run_app(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise _fail(f"the desktop app cannot start: {e}") from None
     return run(args.model, args.window)
+
+
+def cmd_export_video(args: argparse.Namespace) -> int:
+    from .export_cli import run_export
+
+    return run_export(args, _fail)
 
 
 def cmd_walkthrough(args: argparse.Namespace) -> int:

@@ -30,6 +30,15 @@ def normaliser(m: np.ndarray) -> float:
     return 1.0 / peak if peak > 0 else 1.0
 
 
+def legend_from(scene, norms: list[float], has_values: list[bool]) -> dict[str, float]:
+    """{kind: median |value| at full colour} from the normalisers the renderer used."""
+    out: dict[str, list[float]] = {}
+    for box, n, present in zip(scene.boxes, norms, has_values, strict=True):
+        if present and box.kind != "token":
+            out.setdefault(box.kind, []).append(1.0 / n)
+    return {k: float(np.median(v)) for k, v in out.items()}
+
+
 def legend_ranges(model, normalise: str) -> dict[str, float]:
     """{kind: |value| at full colour} for the colour legend: the shared range per kind in
     'global' mode; in 'tensor' mode the median of the tensors' own ranges, as a guide."""

@@ -23,6 +23,7 @@ def checkpoint_step(replay, frame: int, fps: float, seconds_per_checkpoint: floa
 
 
 def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
+    from .camera import CameraError
     from .replay import ReplayError, open_replay
     from .state import AppState, load_model, parse_camera, with_params
 
@@ -34,7 +35,10 @@ def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
         print(f"llmviz: warning: {warning}")
     base = load_model(str(replay.checkpoints[0].path))
     w, h = args.size
-    camera = parse_camera(args.camera, base.scene, w, h)
+    try:
+        camera = parse_camera(args.camera, base.scene, w, h, panels=False)
+    except CameraError as e:
+        raise fail(str(e)) from None
     state = AppState(base, camera, width=w, height=h)
     state.show_ui = False
     state.colors.normalise = args.normalise

@@ -22,6 +22,7 @@ from .sampling import Sampling
 
 if TYPE_CHECKING:
     from .hover import HoverInfo
+    from .learning import Learning
     from .picking import CellHit
     from .walkthrough.player import Player
     from .walkthrough.timeline import WalkFrame
@@ -127,6 +128,8 @@ class AppState:
     link_hover: tuple[str, ...] | None = None  # tensor globs of the text link under the cursor
     input_error: str = ""  # why the last typed input was refused
     hud: str = ""  # a caption drawn over the scene (replay step, video export)
+    learning: Learning | None = None  # live training and checkpoint replay (app only)
+    legend: dict[str, float] = field(default_factory=dict)  # kind -> |value| at full colour
 
     def __post_init__(self) -> None:
         if self.home is None:
@@ -162,14 +165,14 @@ def free_area(width: int) -> tuple[float, float]:
     return 0.0, float(width)
 
 
-def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:
+def camera_preset(name: str, scene: Scene, width: int, height: int, panels: bool = True) -> Camera:
     """Named views of a scene. 'overview' shows the whole model, turned slightly so the slabs
     read as 3D."""
     lo, hi = np.asarray(scene.bounds[0], float), np.asarray(scene.bounds[1], float)
     if name == "overview":
         # the model and its section labels (right of it) centred between the panels
         cam = Camera(yaw=-14.0, pitch=6.0).framing(lo, hi, width, height, margin=1.04)
-        left, right = free_area(width)
+        left, right = free_area(width) if panels else (0.0, float(width))
         centre = (left + right) / 2 - SECTION_LABEL_PX / 2
         return cam.panned(centre - width / 2, 0.0, height)
     if name == "front":
@@ -185,12 +188,12 @@ def camera_preset(name: str, scene: Scene, width: int, height: int) -> Camera:
     raise CameraError(f"unknown camera preset {name!r} (choose from {', '.join(CAMERA_PRESETS)})")
 
 
-def parse_camera(text: str, scene: Scene, width: int, height: int) -> Camera:
+def parse_camera(text: str, scene: Scene, width: int, height: int, panels: bool = True) -> Camera:
     """A preset name or a JSON object (fields target, distance, yaw, pitch, fov)."""
     text = text.strip()
     if text.startswith("{"):
         return Camera.from_json(text)
-    return camera_preset(text, scene, width, height)
+    return camera_preset(text, scene, width, height, panels)
 
 
 def with_size(state: AppState, width: int, height: int) -> AppState:

@@ -56,9 +56,10 @@ _FFMPEG_ARGS: dict[str, list[str]] = {
              "-pix_fmt", "bgr0", "-f", "matroska"],
     "x264rgb": ["-c:v", "libx264rgb", "-crf", "0", "-preset", "fast", "-pix_fmt", "rgb24",
                 "-f", "matroska"],
+    # H.264 4:2:0 for sharing. BT.709 limited range: converted by our own scale filter and
+    # tagged by setparams (see _write_ffmpeg); -colorspace etc. would not reach the stream.
     "mp4": ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p",
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-color_range", "tv", "-movflags", "+faststart", "-f", "mp4"],
+            "-movflags", "+faststart", "-f", "mp4"],
 }  # fmt: skip
 
 FRAME_NAME = "frame_{:06d}.png"
@@ -149,7 +150,11 @@ def _encoders(exe: str) -> frozenset[str]:
 
 def _require_encoder(exe: str, codec: str, out: Path) -> None:
     enc = _ENCODER[codec]
-    if enc not in _encoders(exe):
+    try:
+        names = _encoders(exe)
+    except ExportError as e:
+        raise ExportError(f"{out}: {e}") from e
+    if enc not in names:
         raise ExportError(f"{out}: this ffmpeg ({exe}) has no {enc} encoder, needed for {codec}")
 
 
@@ -281,7 +286,10 @@ def _write_ffmpeg(
     h, w = first.shape[:2]
     args = list(_FFMPEG_ARGS[codec])
     if codec == "mp4":
-        vf = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+        vf = (
+            "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+            "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
+        )
         if w % 2 or h % 2:  # yuv420p: pad the odd side with one black row/column
             vf = f"pad={w + w % 2}:{h + h % 2}:0:0:black," + vf
         args = ["-vf", vf, *args]

@@ -28,6 +28,7 @@ class FrameRenderer:
             shown = m.display if m.display is not None else m.params
             self.scene.set_scene(m.scene, m.trace, shown, state.colors.normalise)
             self._scene_of = key
+        state.legend = self.scene.legend
 
     def render(self, state: AppState, draw_ui, scene: bool = True) -> object:
         """Draw into the bound framebuffer; draw_ui(state) builds the imgui frame and returns

@@ -8,7 +8,7 @@ import moderngl
 import numpy as np
 
 from ..camera import Camera
-from ..colors import normalisers
+from ..colors import legend_from, normalisers
 from ..state import ColorSettings
 from .programs import load_program
 from .ubo import (
@@ -106,7 +106,7 @@ class SceneRenderer:
         self._inst = np.zeros(0, BOX_INSTANCE)
         self.radius = 1.0
         self.count = 0
-        self.ranges: list[float] = []
+        self.legend: dict[str, float] = {}  # kind -> |value| at full colour (for the UI)
 
     def set_scene(self, scene, trace=None, params=None, normalise: str = "tensor") -> None:
         """Upload a scene's boxes and (when a trace is given) every drawn value."""
@@ -116,7 +116,7 @@ class SceneRenderer:
         ]
         atlas, positions = pack(matrices)
         norms = normalisers(scene, matrices, normalise)
-        self.ranges = [1.0 / n for n in norms]  # the |value| drawn at full colour, per box
+        self.legend = legend_from(scene, norms, [m is not None for m in matrices])
         inst = box_instances(scene, positions, norms)
         self._origins = inst["origin"].astype(np.float64)  # world, full precision
         self._inst = inst

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, implot
 
 from .imgui_input import load_default_font
 
@@ -13,6 +13,7 @@ FONT_PX = 16.0
 def create_ui_context() -> None:
     """A new imgui context with our font and no imgui.ini written to the working directory."""
     imgui.create_context()
+    implot.create_context()  # the training curves
     io = imgui.get_io()
     io.set_ini_filename("")  # panel positions are not written to the working directory
     io.set_log_filename("")
@@ -36,4 +37,5 @@ class HeadlessUI:
         io.delta_time = FRAME_TIME
 
     def release(self) -> None:
+        implot.destroy_context()
         imgui.destroy_context()

@@ -10,6 +10,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
 from .tooltip import draw_hover
+from .training_panel import LearnActions, draw_training_panel
 from .walkthrough_panel import WalkActions, draw_walkthrough_panel
 
 CONTROLS = (
@@ -42,6 +43,7 @@ class UIActions:
     load_model: str | None = None
     reset_camera: bool = False
     walk: WalkActions = field(default_factory=WalkActions)
+    learn: LearnActions = field(default_factory=LearnActions)
 
 
 def draw_ui(state: AppState) -> UIActions:
@@ -56,6 +58,7 @@ def draw_ui(state: AppState) -> UIActions:
         return actions
     draw_model_panel(state, actions)
     draw_walkthrough_panel(state, actions.walk)
+    draw_training_panel(state, actions.learn)
     if state.show_help:
         draw_help(state)
     return actions
@@ -182,19 +185,11 @@ RAMPS = {
     "aggregate": ((1.00, 0.50, 0.16), (1.00, 0.84, 0.26)),
 }
 ZERO = (0.135, 0.145, 0.175)
-_legend_cache: dict = {}
 
 
 def draw_legend(state: AppState) -> None:
     """A colour bar per kind with the value range it spans (linear or symmetric-log)."""
-    from ..colors import legend_ranges
-
-    model = state.model
-    key = (id(model.trace), id(model.display), state.colors.normalise)
-    if key not in _legend_cache:
-        _legend_cache.clear()
-        _legend_cache[key] = legend_ranges(model, state.colors.normalise)
-    ranges = _legend_cache[key]
+    ranges = state.legend  # what the renderer used for this frame's colours
     if not ranges:
         return
     em = imgui.get_font_size()

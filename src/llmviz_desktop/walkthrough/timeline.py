@@ -277,6 +277,7 @@ def _dot(frame, step, p, model) -> None:
     # the input is one column (rows free) or several stacked (the heads' outputs side by
     # side), the weight a row (cols free), the bias a single cell
     inputs = [s for s in sources if s.rows is None and s.cols is not None]
+    in_cols = [s.cols for s in inputs if s.cols is not None]  # (typed: every input has cols)
     wgt = next(
         (s for s in sources if s.cols is None and s.rows is not None and s.role != "bias"), None
     )
@@ -291,14 +292,15 @@ def _dot(frame, step, p, model) -> None:
         k = min(int(_phase(p, 0.0, 0.65) * n), n - 1)
         row = wgt.rows[0]
         columns = [
-            scene.boxes[idx[s.box]].source.matrix(trace, params)[:, s.cols[0]] for s in inputs
+            scene.boxes[idx[s.box]].source.matrix(trace, params)[:, c[0]]
+            for s, c in zip(inputs, in_cols, strict=True)
         ]
         x_col = np.concatenate(columns).astype(np.float64)  # the input vector of length n
         w_row = scene.boxes[idx[wgt.box]].source.matrix(trace, params)[row].astype(np.float64)
         offset = 0
-        for s, c in zip(inputs, columns, strict=True):  # which input box holds term k
+        for s, c, cols in zip(inputs, columns, in_cols, strict=True):  # which box holds term k
             if k < offset + len(c):
-                frame.cells.append((idx[s.box], ROLE_SOURCE, k - offset, k - offset + 1, *s.cols))
+                frame.cells.append((idx[s.box], ROLE_SOURCE, k - offset, k - offset + 1, *cols))
                 break
             offset += len(c)
         frame.cells.append((idx[wgt.box], ROLE_SOURCE, row, row + 1, k, k + 1))

@@ -1,0 +1,101 @@
+"""Live training and checkpoint replay in the scene (pure glue between the training session /
+replay and the app state; the UI edits the fields, the app calls update() each frame)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model.config import preset
+from .replay import Replay, ReplayError, open_replay
+from .state import AppState, LoadedModel, load_model, with_params
+from .training_session import LiveTraining
+
+VIEWS = ("weights", "gradients", "update")  # what the weight boxes show
+REFRESH_S = 0.1  # re-trace and re-upload the training model at most this often
+
+
+@dataclass
+class Learning:
+    training: LiveTraining | None = None
+    replay: Replay | None = None
+    replay_step: float = 0.0
+    replay_playing: bool = False
+    replay_speed: float = 1.0  # checkpoints per second
+    view: str = "weights"
+    base: LoadedModel | None = None  # input, sampling and layout the weights are put into
+    _version: int = -1
+    _shown: tuple | None = None
+    _last_refresh: float = -1e9
+    message: str = ""
+
+    def start_training(self, state: AppState) -> None:
+        if self.training is None:
+            cfg = preset("nano-sort")
+            self.training = LiveTraining(cfg)
+        self.replay = None
+        home = state.home or state.model
+        self.base = home if home.config.vocab else load_model("nano-sort")
+        self.training.start()
+
+    def open(self, directory: str, state: AppState) -> None:
+        try:
+            self.replay = open_replay(directory)
+        except ReplayError as e:
+            self.message = str(e)
+            return
+        if self.training is not None:
+            self.training.pause()
+        self.message = "; ".join(self.replay.warnings)
+        home = state.home or state.model
+        first = load_model(str(self.replay.checkpoints[0].path), home.input_text or "CBABBC")
+        self.base = first
+        self.replay_step = float(self.replay.first)
+        self._shown = None
+
+    def update(self, state: AppState, now: float, dt: float) -> None:
+        """Put the current weights (training snapshot or replay moment) into the scene."""
+        if self.replay is not None:
+            r = self.replay
+            if self.replay_playing:
+                self.replay_step = self._advance(r, dt)
+            key = ("replay", self.replay_step, self.view)
+            if key != self._shown and self.base is not None:
+                params = r.params_at(self.replay_step)
+                m = r.metrics_at(self.replay_step)
+                loss = f" · loss {m['loss']:.4f}" if m else ""
+                state.home = state.model = with_params(
+                    self.base, params, label=f"replay: step {self.replay_step:,.0f}{loss}"
+                )
+                self._shown = key
+            return
+        t = self.training
+        if t is None or self.base is None:
+            return
+        if t.version == self._version and self._shown == ("train", self.view):
+            return
+        if now - self._last_refresh < REFRESH_S and t.running:
+            return
+        snap = t.snapshot()
+        display = {"weights": None, "gradients": snap.grads, "update": snap.update}[self.view]
+        if display is not None and not display:
+            display = None  # no step taken yet: nothing but the weights to show
+        label = f"training: step {snap.step:,}"
+        state.home = state.model = with_params(self.base, snap.params, display, label)
+        self._version, self._shown, self._last_refresh = t.version, ("train", self.view), now
+
+    def _advance(self, r: Replay, dt: float) -> float:
+        """Move through the checkpoints at replay_speed checkpoints per second."""
+        steps = r.steps
+        if len(steps) < 2:
+            return float(steps[0])
+        i = max(k for k, s in enumerate(steps) if s <= self.replay_step)
+        i = min(i, len(steps) - 2)
+        span = steps[i + 1] - steps[i]
+        nxt = self.replay_step + dt * self.replay_speed * span
+        if nxt >= steps[-1]:
+            self.replay_playing = False
+            return float(steps[-1])
+        return nxt
+
+
+__all__ = ["Learning", "VIEWS", "ReplayError"]

@@ -1,0 +1,134 @@
+"""The 'Watch it learn' panel: live training controls and curves (implot), what the weight
+boxes show, and replay of a checkpoint directory with its timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from imgui_bundle import ImVec2, ImVec4, imgui, implot
+
+from ..learning import VIEWS
+from ..state import AppState
+
+MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
+WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
+
+
+@dataclass
+class LearnActions:
+    start: bool = False
+    open_dir: str | None = None
+    export: bool = False
+
+
+_dir_text = {"value": ""}
+
+
+def draw_training_panel(state: AppState, actions: LearnActions) -> None:
+    learning = state.learning
+    if learning is None:
+        return
+    em = imgui.get_font_size()
+    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
+    # anchored to the bottom-left corner: expanding grows it upward, never off-screen
+    imgui.set_next_window_pos(
+        ImVec2(0.8 * em, state.height * k - 0.8 * em), imgui.Cond_.always, ImVec2(0, 1)
+    )
+    imgui.set_next_window_size(ImVec2(21 * em, 0), imgui.Cond_.first_use_ever)
+    imgui.set_next_window_collapsed(True, imgui.Cond_.first_use_ever)
+    if not imgui.begin("Watch it learn", None, imgui.WindowFlags_.always_auto_resize)[0]:
+        imgui.end()
+        return
+    t = learning.training
+    if t is None or not t.running:
+        if imgui.button("Train from scratch" if t is None else "Resume"):
+            actions.start = True
+    else:
+        if imgui.button("Pause"):
+            t.pause()
+    if t is not None:
+        imgui.same_line()
+        if imgui.button("Reset"):
+            t.reset()
+            learning._version = -1
+        imgui.set_next_item_width(8 * em)
+        changed, lr = imgui.input_float("learning rate", t.lr, 1e-4, 1e-3, "%.5f")
+        if changed and lr > 0:
+            t.set_lr(lr)
+        imgui.set_next_item_width(8 * em)
+        changed, batch = imgui.input_int("batch size", t.batch_size, 8, 32)
+        if changed and 1 <= batch <= 1024:
+            t.set_batch_size(batch)
+        _curves(t, em)
+    imgui.text("weight boxes show")
+    for view in VIEWS:
+        imgui.same_line()
+        if imgui.radio_button(view, learning.view == view):
+            learning.view = view
+    imgui.separator()
+    imgui.text("replay checkpoints (a folder `llmviz train` wrote)")
+    imgui.set_next_item_width(14 * em)
+    entered, text = imgui.input_text(
+        "##dir", _dir_text["value"], imgui.InputTextFlags_.enter_returns_true
+    )
+    _dir_text["value"] = text
+    imgui.same_line()
+    if imgui.button("Open") or entered:
+        actions.open_dir = text
+    r = learning.replay
+    if r is not None:
+        imgui.text_colored(MUTED, f"{len(r.steps)} checkpoints, steps {r.first:,}..{r.last:,}")
+        if imgui.button("Pause" if learning.replay_playing else "Play"):
+            if not learning.replay_playing and learning.replay_step >= r.last:
+                learning.replay_step = float(r.first)
+            learning.replay_playing = not learning.replay_playing
+        imgui.same_line()
+        imgui.set_next_item_width(6 * em)
+        _, learning.replay_speed = imgui.slider_float(
+            "ckpt/s", learning.replay_speed, 0.25, 8.0, "%.2f"
+        )
+        imgui.set_next_item_width(-1)
+        changed, step = imgui.slider_float(
+            "##replay", learning.replay_step, float(r.first), float(r.last), "step %.0f"
+        )
+        if changed:
+            learning.replay_step = step
+    if learning.message:
+        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 20 * em)
+        imgui.text_colored(WARN, learning.message)
+        imgui.pop_text_wrap_pos()
+    if state.model.label:
+        imgui.text_colored(
+            MUTED, f"{state.model.label} · {state.model.input_text} -> {state.model.output_text}"
+        )
+    imgui.end()
+
+
+def _curves(t, em: float) -> None:
+    with t.lock:
+        h = t.history
+        steps = np.asarray(h.steps, np.float64)
+        loss = np.asarray(h.loss, np.float64)
+        acc = np.asarray(h.accuracy, np.float64)
+        sorted_x = np.asarray(h.sorted_steps, np.float64)
+        sorted_y = np.asarray(h.sorted, np.float64) / 729.0
+    last = f"step {int(steps[-1]):,} · loss {loss[-1]:.4f}" if len(steps) else "not started"
+    sorts = f" · sorts {int(sorted_y[-1] * 729)}/729" if len(sorted_y) else ""
+    imgui.text(last + sorts)
+    if len(steps) < 2:
+        return
+    size = ImVec2(19 * em, 8 * em)
+    if implot.begin_plot("loss", size):
+        implot.setup_axes("step", "loss")
+        implot.setup_axis_scale(implot.ImAxis_.y1, implot.Scale_.log10)
+        implot.setup_axes_limits(0, max(steps[-1], 10), 1e-4, 2.0, implot.Cond_.always)
+        implot.plot_line("loss", steps, np.maximum(loss, 1e-6))
+        implot.end_plot()
+    if implot.begin_plot("accuracy", size):
+        implot.setup_axes("step", "accuracy")
+        implot.setup_axes_limits(0, max(steps[-1], 10), 0.0, 1.02, implot.Cond_.always)
+        implot.plot_line("token acc", steps, acc)
+        if len(sorted_x):
+            implot.plot_line("sorted / 729", sorted_x, sorted_y)
+        implot.end_plot()
