@@ -70,8 +70,10 @@ def main() -> None:
     alone = headless_rate(args.seconds)
     print(f"{'measure':<44} {'value':>10}")
     print("-" * 56)
-    print(f"{'UI frames per second while training':<44} {fps:>10.1f}   target >= 30: "
-          f"{'PASS' if fps >= 30 else 'MISS'}")
+    print(
+        f"{'UI frames per second while training':<44} {fps:>10.1f}   target >= 30: "
+        f"{'PASS' if fps >= 30 else 'MISS'}"
+    )
     print(f"{'slowest frame (ms)':<44} {worst:>10.1f}")
     print(f"{'training steps/s with the UI running':<44} {ui_rate:>10.1f}")
     print(f"{'training steps/s headless (no UI)':<44} {alone:>10.1f}")

@@ -14,9 +14,11 @@ in vec2 in_cells;    // cols, rows
 in vec2 in_tex;      // atlas texel of cell (0, 0); x < 0: no values
 in vec4 in_style;    // kind, alpha, 1 / max|value|, heads merged
 in vec4 in_anim;     // reveal fraction, reveal order, highlight, -
+in vec2 in_lod;      // cells per texel (big tensors are uploaded block-averaged)
 
 out vec3 v_local;
 flat out vec4 v_anim;
+flat out vec2 v_lod;
 flat out vec3 v_normal;
 flat out vec2 v_cells;
 flat out vec2 v_tex;
@@ -51,6 +53,7 @@ void main() {
     v_tex = in_tex;
     v_style = in_style;
     v_anim = in_anim;
+    v_lod = in_lod;
     v_box = gl_InstanceID;
 }
 
@@ -63,6 +66,7 @@ flat in vec2 v_cells;
 flat in vec2 v_tex;
 flat in vec4 v_style;
 flat in vec4 v_anim;
+flat in vec2 v_lod;
 flat in int v_box;
 out vec4 f_color;
 
@@ -103,7 +107,8 @@ float hash(vec2 p) {
 
 float value_at(vec2 cell) {
     ivec2 c = clamp(ivec2(floor(cell)), ivec2(0), ivec2(v_cells) - 1);
-    return texelFetch(u_values, ivec2(v_tex) + c, 0).r;
+    ivec2 texel = ivec2(floor(vec2(c) / v_lod));  // the block this cell was averaged into
+    return texelFetch(u_values, ivec2(v_tex) + texel, 0).r;
 }
 
 // normalised value in [-1, 1] (linear or symmetric-log)

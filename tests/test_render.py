@@ -220,3 +220,24 @@ def test_cell_shows_the_colour_of_its_value(session, nano, box_name, cells, syml
         px = image[H // 2, W // 2, :3].astype(float)
         want = expected_colour(float(matrix[i, j]), norm, box.kind, symlog)
         np.testing.assert_allclose(px, want, atol=2.5, err_msg=f"{box_name}[{i},{j}]")
+
+
+def test_big_tensors_are_uploaded_block_averaged_exactly():
+    """Level of detail: a tensor over the texel budget is drawn from exact block means;
+    a block is masked only when all of its cells are."""
+    from llmviz_desktop.render.scene_renderer import downsample
+
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(300, 9000)).astype(np.float32)
+    m[:4, :64] = -np.inf  # two whole 2x32 blocks masked, plus partial ones
+    m[5, 3] = -np.inf
+    small, (fx, fy) = downsample(m, 60_000, 4096)
+    fx, fy = int(fx), int(fy)
+    assert small.size <= 60_000 and small.shape[1] <= 4096
+    for r, c in [(0, 0), (0, 1), (2, 0), (10, 100), (small.shape[0] - 1, small.shape[1] - 1)]:
+        block = m[r * fy : (r + 1) * fy, c * fx : (c + 1) * fx]
+        finite = block[np.isfinite(block)]
+        want = finite.mean() if finite.size else -np.inf
+        assert small[r, c] == pytest.approx(want, rel=1e-5, abs=1e-6), (r, c)
+    same, lod = downsample(m[:50, :60], 60_000, 4096)
+    assert lod == (1.0, 1.0) and same is not None and same.shape == (50, 60)

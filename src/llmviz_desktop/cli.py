@@ -149,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, type=Path, help="PNG file to write")
     p.add_argument("--model", default="nano-sort", help="preset or checkpoint directory")
-    p.add_argument("--input", default="CBABBC", help="input text for models with weights")
+    p.add_argument(
+        "--input",
+        default=None,
+        help="input text for models with weights (default: CBABBC for nano-sort, a sentence "
+        "for GPT-2 checkpoints)",
+    )
     p.add_argument(
         "--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT in pixels (1280x720)"
     )

@@ -16,7 +16,7 @@ from .layout import Scene, build_scene
 from .model.config import PRESETS, GPTConfig
 from .model.gpt import Trace, forward
 from .model.params import Params
-from .model.tokenizer import CharTokenizer
+from .model.tokenizer import CharTokenizer, TokenizerError
 from .model.weights import resolve_model
 from .sampling import Sampling
 
@@ -56,6 +56,46 @@ class LoadedModel:
     sampling: Sampling = field(default_factory=Sampling)
     display: Params | None = None  # what weight boxes show instead of params (gradients...)
     label: str = ""  # a line describing where these weights come from (replay, training)
+    tokenizer: object | None = None  # CharTokenizer or BPETokenizer (None for shells)
+
+    def token_text(self, token_id: int) -> str:
+        """One token as text, for labels."""
+        if self.config.vocab is not None:
+            return self.config.vocab[int(token_id)]
+        piece = getattr(self.tokenizer, "piece", None)
+        return piece(token_id) if piece else str(int(token_id))
+
+
+NEW_TOKENS = 4  # tokens generated after the text for models without a task (GPT-2); each
+#                costs a full forward pass (no key/value cache)
+DEFAULT_TEXT = "The quick brown fox jumps over the"
+
+
+def tokenizer_for(spec: str, cfg: GPTConfig):
+    """Letters for character vocabularies; a checkpoint folder's BPE tokenizer otherwise."""
+    from pathlib import Path
+
+    from .model.tokenizer import BPETokenizer
+
+    if cfg.vocab is not None:
+        return CharTokenizer(cfg.vocab)
+    if Path(spec).is_dir():
+        return BPETokenizer.from_dir(spec)
+    return None
+
+
+def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
+    """Tokenise, generate, and trace the sequence the model processed: (trace, output text)."""
+    from .model.generate import generate
+
+    ids = tok.encode(text)
+    n_new = (cfg.task or {}).get("length", NEW_TOKENS)
+    room = cfg.block_size - n_new + 1
+    if len(ids) > room:
+        raise TokenizerError(f"the text is {len(ids)} tokens; at most {room} fit the context")
+    gen = generate(cfg, params, ids, n_new, sampling.temperature, sampling.top_k, sampling.seed)
+    full = np.concatenate([ids, gen.tokens[0][:-1]])  # the last token is never fed back
+    return forward(cfg, params, full), tok.decode(gen.tokens[0])
 
 
 def with_params(
@@ -63,45 +103,37 @@ def with_params(
 ) -> LoadedModel:
     """The same model and input with other weights (a checkpoint, an interpolated moment,
     live training): generate and trace again, keep the layout (it depends on shapes only)."""
-    from .model.generate import generate
-
-    cfg = base.config
-    tok = CharTokenizer(cfg.vocab or ())
-    ids = tok.encode(base.input_text)
-    n_new = (cfg.task or {}).get("length", 1)
-    s = base.sampling
-    gen = generate(cfg, params, ids, n_new, s.temperature, s.top_k, s.seed)
-    full = np.concatenate([ids, gen.tokens[0]])[: cfg.block_size]
-    trace = forward(cfg, params, full)
-    output = tok.decode(gen.tokens[0])
+    trace, output = _run(base.config, params, base.tokenizer, base.input_text, base.sampling)
     return LoadedModel(
-        base.name, cfg, params, trace, base.scene, base.input_text, output, s, display, label
+        base.name,
+        base.config,
+        params,
+        trace,
+        base.scene,
+        base.input_text,
+        output,
+        base.sampling,
+        display,
+        label,
+        base.tokenizer,
     )
 
 
 def load_model(
-    spec: str, input_text: str = DEFAULT_INPUT, sampling: Sampling | None = None
+    spec: str, input_text: str | None = None, sampling: Sampling | None = None
 ) -> LoadedModel:
     """Resolve a preset or checkpoint, run the forward pass on the input (with the generated
     answer appended, so the whole sequence is drawn) and lay out the scene."""
     sampling = sampling or Sampling()
     cfg, params = resolve_model(spec)
-    trace = None
-    output = ""
-    if params is not None and cfg.vocab is not None:
-        from .model.generate import generate
-
-        tok = CharTokenizer(cfg.vocab)
-        ids = tok.encode(input_text)
-        n_new = (cfg.task or {}).get("length", 1)
-        gen = generate(cfg, params, ids, n_new, sampling.temperature, sampling.top_k, sampling.seed)
-        output = tok.decode(gen.tokens[0])
-        full = np.concatenate([ids, gen.tokens[0]])[: cfg.block_size]
-        trace = forward(cfg, params, full)
+    trace, output, text = None, "", ""
+    tok = tokenizer_for(spec, cfg) if params is not None else None
+    if params is not None and tok is not None:
+        default = DEFAULT_INPUT if cfg.vocab else DEFAULT_TEXT
+        text = input_text if input_text is not None else default
+        trace, output = _run(cfg, params, tok, text, sampling)
     scene = build_scene(cfg, trace, params)
-    return LoadedModel(
-        spec, cfg, params, trace, scene, input_text if trace else "", output, sampling
-    )
+    return LoadedModel(spec, cfg, params, trace, scene, text, output, sampling, None, "", tok)
 
 
 @dataclass

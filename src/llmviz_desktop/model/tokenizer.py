@@ -23,3 +23,49 @@ class CharTokenizer:
 
     def decode(self, ids) -> str:
         return "".join(self.vocab[int(i)] for i in ids)
+
+
+class BPETokenizer:
+    """A GPT-2 byte-level BPE tokenizer (the `tokenizers` package), from a checkpoint folder's
+    tokenizer.json, or vocab.json + merges.txt. Offline: nothing is downloaded."""
+
+    def __init__(self, tokenizer, source: str):
+        self._tok = tokenizer
+        self.source = source
+        self.vocab_size = tokenizer.get_vocab_size()
+
+    @classmethod
+    def from_dir(cls, directory) -> BPETokenizer:
+        from pathlib import Path
+
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+        directory = Path(directory)
+        tj, vj, mt = (directory / n for n in ("tokenizer.json", "vocab.json", "merges.txt"))
+        try:
+            if tj.is_file():
+                return cls(Tokenizer.from_file(str(tj)), str(tj))
+            if vj.is_file() and mt.is_file():
+                tok = Tokenizer(models.BPE.from_file(str(vj), str(mt)))
+                tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+                tok.decoder = decoders.ByteLevel()
+                return cls(tok, str(vj))
+        except Exception as e:  # the tokenizers package raises plain Exceptions
+            bad = tj if tj.is_file() else vj
+            first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            raise TokenizerError(f"{bad}: not a usable tokenizer ({first})") from None
+        raise TokenizerError(
+            f"{directory}: no tokenizer.json (or vocab.json + merges.txt) to tokenise text"
+        )
+
+    def encode(self, text: str) -> np.ndarray:
+        if not text:
+            raise TokenizerError("the text is empty")
+        return np.array(self._tok.encode(text).ids, dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return self._tok.decode([int(i) for i in ids])
+
+    def piece(self, token_id: int) -> str:
+        """One token as text, for labels (spaces shown as they decode)."""
+        return self._tok.decode([int(token_id)])

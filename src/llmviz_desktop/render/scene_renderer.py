@@ -22,7 +22,7 @@ from .ubo import (
     pack_globals,
     pack_highlights,
 )
-from .value_atlas import pack
+from .value_atlas import ATLAS_WIDTH, pack
 
 VERTICES_PER_BOX = 18  # three eye-facing faces, built in the vertex shader
 KIND_CODE = {"weight": 0, "intermediate": 1, "aggregate": 2, "token": 3}
@@ -43,7 +43,44 @@ def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
         norm = normalisers[i] if normalisers is not None else 1.0
         inst[i]["style"] = (KIND_CODE[box.kind], 1.0, norm, max(box.heads_merged, 1))
         inst[i]["anim"] = (1.0, 0.0, 0.0, 0.0)
+        inst[i]["lod"] = (1.0, 1.0)
     return inst
+
+
+TEXEL_BUDGET = 6 << 20  # float texels for all values (24 MB); big tensors are averaged
+MIN_BOX_TEXELS = 1 << 16
+
+
+def downsample(m: np.ndarray, max_texels: int, max_cols: int) -> tuple[np.ndarray, tuple]:
+    """Block-average a matrix until it fits (level of detail for big tensors): returns the
+    small matrix and the (cols, rows) cells per texel. Masked -inf cells stay -inf only where a
+    whole block is masked."""
+    rows, cols = m.shape
+    fx = fy = 1
+    while -(-rows // fy) * -(-cols // fx) > max_texels or -(-cols // fx) > max_cols:
+        if -(-cols // fx) >= -(-rows // fy):
+            fx *= 2
+        else:
+            fy *= 2
+    if fx == fy == 1:
+        return m, (1.0, 1.0)
+    R, C = -(-rows // fy), -(-cols // fx)
+    total = np.zeros((R, C), np.float64)
+    count = np.zeros((R, C), np.float64)
+    for r0 in range(0, rows, fy * 256):  # a band of block-rows at a time: no full-size copy
+        band = m[r0 : r0 + fy * 256]
+        nr = -(-band.shape[0] // fy)
+        padded = np.zeros((nr * fy, C * fx), np.float32)
+        ok = np.isfinite(band)
+        padded[: band.shape[0], :cols] = np.where(ok, band, 0.0)
+        seen = np.zeros((nr * fy, C * fx), np.float32)
+        seen[: band.shape[0], :cols] = ok
+        rb = r0 // fy
+        total[rb : rb + nr] = padded.reshape(nr, fy, C, fx).sum(axis=(1, 3))
+        count[rb : rb + nr] = seen.reshape(nr, fy, C, fx).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        small = np.where(count > 0, total / count, -np.inf)  # wholly masked blocks stay masked
+    return small.astype(np.float32), (float(fx), float(fy))
 
 
 MAX_GHOSTS = 16
@@ -72,7 +109,7 @@ def apply_walk(inst: np.ndarray, origins: np.ndarray, walk) -> tuple[np.ndarray,
         ghost["size"] = (cw_src, src["size"][1], src["size"][2])
         ghost["cells"] = (1.0, src["cells"][1])
         if src["tex"][0] >= 0:
-            ghost["tex"] = (src["tex"][0] + g.src_col, src["tex"][1])
+            ghost["tex"] = (src["tex"][0] + g.src_col // src["lod"][0], src["tex"][1])
         ghost["anim"] = (1.0, 0.0, 1.0, 0.0)
         ghost["style"][1] = 1.0
         ghosts.append((ghost, start + (end - start) * s + (0.0, 0.0, lift)))
@@ -110,14 +147,22 @@ class SceneRenderer:
 
     def set_scene(self, scene, trace=None, params=None, normalise: str = "tensor") -> None:
         """Upload a scene's boxes and (when a trace is given) every drawn value."""
-        matrices = [
-            box.source.matrix(trace, params) if (trace is not None and box.source) else None
-            for box in scene.boxes
-        ]
+        with_values = [b for b in scene.boxes if trace is not None and b.source is not None]
+        per_box = max(MIN_BOX_TEXELS, TEXEL_BUDGET // max(len(with_values), 1))
+        matrices, lods = [], []
+        for box in scene.boxes:  # one tensor at a time: full-size copies never pile up
+            if trace is None or box.source is None:
+                matrices.append(None)
+                lods.append((1.0, 1.0))
+                continue
+            small, lod = downsample(box.source.matrix(trace, params), per_box, ATLAS_WIDTH)
+            matrices.append(small)
+            lods.append(lod)
         atlas, positions = pack(matrices)
         norms = normalisers(scene, matrices, normalise)
         self.legend = legend_from(scene, norms, [m is not None for m in matrices])
         inst = box_instances(scene, positions, norms)
+        inst["lod"] = lods
         self._origins = inst["origin"].astype(np.float64)  # world, full precision
         self._inst = inst
         self._release_scene()

@@ -57,10 +57,11 @@ BOX_INSTANCE = np.dtype(
         #                       alpha, 1 / max|value| (normaliser), heads merged
         ("anim", "<f4", 4),  # reveal fraction (1: all computed), reveal order (0 columns,
         #                      1 rows, 2 cells, 3 all), highlight (0/1), unused
+        ("lod", "<f4", 2),  # cells per texel (cols, rows): big tensors are uploaded averaged
     ]
 )
-BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f 4f/i"
-BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style", "in_anim")
+BOX_INSTANCE_FORMAT = "3f 3f 2f 2f 4f 4f 2f/i"
+BOX_INSTANCE_ATTRS = ("in_origin", "in_size", "in_cells", "in_tex", "in_style", "in_anim", "in_lod")
 
 
 # Cells to highlight (hover, its row and column, the source cells of its formula).
