@@ -214,43 +214,44 @@ class GroupLabel(NamedTuple):
     layer: int | None
 
 
-def group_label_positions(scene: Any, counts: ParamCounts | None = None) -> list[GroupLabel]:
-    """One label per section of the scene (the embedding, each layer's attention and MLP,
-    the output), anchored at the top-right-front corner of that section's boxes, e.g.
-    ("Layer 3 · attention 2,359,296", (x, y, z)). Counts are weight matrices only."""
+def group_label_positions(
+    scene: Any, counts: ParamCounts | None = None, per: str = "section"
+) -> list[GroupLabel]:
+    """Count labels anchored at the top-right-front corner of scene sections, weight matrices
+    only. per="section": the embedding, each layer's attention ("Layer 3 · attention
+    2,359,296") and MLP, the output. per="layer": the same, with each layer's two in one label
+    ("Layer 3 · attention 2,359,296 · MLP 4,718,592") at its attention section."""
+    if per not in ("section", "layer"):
+        raise ValueError(f"per must be 'section' or 'layer', got {per!r}")
     groups = {g.key: g for g in param_groups(scene.config, counts)}
-    spans: dict[tuple[int | None, str], list[float]] = {}
+    corners: dict[tuple[int | None, str], list[float]] = {}  # top-right-front of each section
     for box in scene.boxes:
         section = _SECTION_OF_GROUP.get(box.group)
         if section is None:
             continue
-        lo, hi = box.min_corner, box.max_corner
-        span = spans.get((box.layer, section))
-        if span is None:
-            spans[(box.layer, section)] = [hi[0], hi[1], hi[2]]
+        hi = box.max_corner
+        c = corners.get((box.layer, section))
+        if c is None:
+            corners[(box.layer, section)] = list(hi)
         else:
-            span[0], span[1], span[2] = (
-                max(span[0], hi[0]),
-                max(span[1], hi[1]),
-                max(span[2], hi[2]),
-            )
-
-    def n(key: str) -> str:
-        return f"{groups[key].total:,}"
-
+            c[0], c[1], c[2] = max(c[0], hi[0]), max(c[1], hi[1]), max(c[2], hi[2])
+    attn, mlp = groups["attention"].per_layer, groups["mlp"].per_layer
     out = []
-    for (layer, section), (x, y, z) in spans.items():
+    for (layer, section), (x, y, z) in corners.items():
         if section == "embedding":
-            text = f"Embedding · wte {n('embedding')} · wpe {n('position_embedding')}"
+            text = f"Embedding · wte {groups['embedding'].total:,}"
+            text += f" · wpe {groups['position_embedding'].total:,}"
         elif section == "output":
-            tied = scene.config.tie_word_embeddings
-            text = (
-                "Output · unembedding = wte (tied)"
-                if tied
-                else f"Output · lm_head {n('unembedding')}"
-            )
+            if scene.config.tie_word_embeddings:
+                text = "Output · unembedding = wte (tied)"
+            else:
+                text = f"Output · lm_head {groups['unembedding'].total:,}"
+        elif per == "layer":
+            if section == "mlp":
+                continue
+            text = f"Layer {(layer or 0) + 1} · attention {attn:,} · MLP {mlp:,}"
         else:
-            name = "attention" if section == "attention" else "MLP"
-            text = f"Layer {(layer or 0) + 1} · {name} {groups[section].per_layer:,}"
+            name, n = ("attention", attn) if section == "attention" else ("MLP", mlp)
+            text = f"Layer {(layer or 0) + 1} · {name} {n:,}"
         out.append(GroupLabel(text, (float(x), float(y), float(z)), section, layer))
     return out

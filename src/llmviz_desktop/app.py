@@ -124,7 +124,9 @@ class LlmvizWindow(mglw.WindowConfig):
             sampling = Sampling(max(temperature, 0.0), top_k or None, seed)
         if text is None and sampling == home.sampling:
             return
-        text = home.input_text if text is None else text.strip().upper()
+        text = home.input_text if text is None else text.strip()
+        if home.config.vocab is not None:
+            text = text.upper()
         problem = input_problem(text, home.config)
         if problem:
             s.input_error = f"{text!r}: {problem}"
@@ -140,9 +142,7 @@ class LlmvizWindow(mglw.WindowConfig):
             same = home is not None and spec == home.name
             model = load_model(
                 spec,
-                text
-                if text is not None
-                else (home.input_text if same and home.input_text else "CBABBC"),
+                text if text is not None else (home.input_text if same else None),
                 sampling if sampling is not None else (home.sampling if same else None),
             )
         except Exception as e:  # shown in the panel, the app keeps running

@@ -171,7 +171,9 @@ class AppState:
 def input_problem(text: str, config: GPTConfig) -> str:
     """Why a typed input cannot be used ('' when it can): letters outside the vocabulary, or
     not the task's length."""
-    vocab = config.vocab or ()
+    if config.vocab is None:  # BPE: any text; the token count is checked when it runs
+        return "" if text.strip() else "type some text"
+    vocab = config.vocab
     bad = sorted({ch for ch in text if ch not in vocab})
     if bad:
         return f"{', '.join(repr(c) for c in bad)} not allowed: use {', '.join(vocab)}"

@@ -149,7 +149,8 @@ class SceneRenderer:
         """Upload a scene's boxes and (when a trace is given) every drawn value."""
         with_values = [b for b in scene.boxes if trace is not None and b.source is not None]
         per_box = max(MIN_BOX_TEXELS, TEXEL_BUDGET // max(len(with_values), 1))
-        matrices, lods = [], []
+        matrices: list[np.ndarray | None] = []
+        lods: list[tuple[float, float]] = []
         for box in scene.boxes:  # one tensor at a time: full-size copies never pile up
             if trace is None or box.source is None:
                 matrices.append(None)

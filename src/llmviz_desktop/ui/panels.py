@@ -137,10 +137,12 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
     if imgui.begin("llmviz", None, flags)[0]:
         cfg = state.model.config
         home = state.home or state.model
-        current = MODEL_CHOICES.index(home.name) if home.name in MODEL_CHOICES else 0
-        changed, idx = imgui.combo("model", current, list(MODEL_CHOICES))
-        if changed and MODEL_CHOICES[idx] != home.name:
-            actions.load_model = MODEL_CHOICES[idx]
+        choices = list(MODEL_CHOICES)
+        if home.name not in choices:  # a checkpoint folder given with --model
+            choices.append(home.name)
+        changed, idx = imgui.combo("model", choices.index(home.name), choices)
+        if changed and choices[idx] != home.name:
+            actions.load_model = choices[idx]
         kind = "trained weights" if state.model.params is not None else "render-only shell"
         imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
         if state.model.trace is not None:

@@ -153,9 +153,45 @@ def _transport(player, em: float) -> None:
         player.seek(t)
 
 
+def _prompt(state: AppState, actions: WalkActions, em: float) -> None:
+    model = state.home
+    assert model is not None and model.trace is not None
+    imgui.text("prompt")
+    imgui.set_next_item_width(-1)
+    entered, text = imgui.input_text(
+        "##prompt", model.input_text, imgui.InputTextFlags_.enter_returns_true
+    )
+    if entered:
+        actions.new_input = text
+    imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 25 * em)
+    imgui.text_colored(MUTED, f"-> {model.output_text!r}  ({model.trace.tokens.shape[1]} tokens)")
+    imgui.pop_text_wrap_pos()
+    if state.input_error:
+        imgui.text_colored(ERROR, state.input_error)
+    _sampling(model, actions, em)
+
+
+def _sampling(model, actions: WalkActions, em: float) -> None:
+    s = model.sampling
+    imgui.set_next_item_width(9 * em)
+    c1, temperature = imgui.slider_float("temperature", s.temperature, 0.0, 3.0, "%.2f")
+    imgui.set_next_item_width(9 * em)
+    c2, top_k = imgui.slider_int(
+        "top-k (0 = all)", s.top_k or 0, 0, min(model.config.vocab_size, 100)
+    )
+    imgui.set_next_item_width(9 * em)
+    c3, seed = imgui.input_int("seed", s.seed)
+    if c1 or c2 or c3:
+        actions.sampling = (temperature, top_k, seed)
+    imgui.text_colored(MUTED, "greedy" if s.greedy else "sampling")
+
+
 def _input(state: AppState, actions: WalkActions, em: float) -> None:
     model = state.home
-    if model is None or model.trace is None or model.config.vocab is None:
+    if model is None or model.trace is None:
+        return
+    if model.config.vocab is None:  # a GPT-2 checkpoint: free text
+        _prompt(state, actions, em)
         return
     vocab = model.config.vocab
     imgui.text("input")
@@ -174,13 +210,4 @@ def _input(state: AppState, actions: WalkActions, em: float) -> None:
         imgui.text_colored(ERROR, state.input_error)
     else:
         imgui.text_colored(MUTED, f"letters from {', '.join(vocab)}; Enter applies")
-    s = model.sampling
-    imgui.set_next_item_width(9 * em)
-    c1, temperature = imgui.slider_float("temperature", s.temperature, 0.0, 3.0, "%.2f")
-    imgui.set_next_item_width(9 * em)
-    c2, top_k = imgui.slider_int("top-k (0 = all)", s.top_k or 0, 0, len(vocab))
-    imgui.set_next_item_width(9 * em)
-    c3, seed = imgui.input_int("seed", s.seed)
-    if c1 or c2 or c3:
-        actions.sampling = (temperature, top_k, seed)
-    imgui.text_colored(MUTED, "greedy" if s.greedy else "sampling")
+    _sampling(model, actions, em)
