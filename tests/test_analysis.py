@@ -111,9 +111,7 @@ def test_logit_lens_with_tied_embeddings_and_no_biases(tied):
     assert "lm_head.weight" not in params and "ln_f.bias" not in params
     for pos in range(trace.tokens.shape[1]):
         rows = logit_lens(cfg, params, trace, k=4, position=pos)
-        np.testing.assert_allclose(
-            rows[-1].distribution, trace["probs"][0, pos], rtol=0, atol=1e-6
-        )
+        np.testing.assert_allclose(rows[-1].distribution, trace["probs"][0, pos], rtol=0, atol=1e-6)
         assert rows[-1].ids[0] == int(np.argmax(trace["probs"][0, pos]))
 
 
@@ -135,6 +133,28 @@ def test_logit_lens_k_and_position_bounds(nano):
     assert len(logit_lens(cfg, params, trace, k=0)[0].ids) == 1
     with pytest.raises(IndexError):
         logit_lens(cfg, params, trace, position=trace.tokens.shape[1])
+
+
+@pytest.fixture(scope="module")
+def bpe(tmp_path_factory):
+    """A tiny GPT-2 checkpoint with a byte-level BPE tokenizer (tied head, 4 heads)."""
+    pytest.importorskip("tokenizers")
+    from test_gpt2_checkpoint import write_checkpoint
+
+    d = tmp_path_factory.mktemp("analysis") / "tiny-gpt2"
+    write_checkpoint(d)
+    return load_model(str(d))
+
+
+def test_lens_and_labels_on_a_bpe_checkpoint(bpe):
+    cfg, params, trace = bpe.config, bpe.params, bpe.trace
+    labels = token_labels(bpe)
+    assert labels == [bpe.tokenizer.piece(int(t)) for t in trace.tokens[0]]
+    assert "".join(labels).startswith(bpe.input_text)
+    for pos in (3, trace.tokens.shape[1] - 1):
+        rows = logit_lens(cfg, params, trace, k=5, position=pos)
+        np.testing.assert_allclose(rows[-1].distribution, trace["probs"][0, pos], atol=1e-6)
+        assert rows[-1].ids[0] == int(np.argmax(trace["probs"][0, pos]))
 
 
 # ---- parameter counts --------------------------------------------------------------------------
@@ -229,7 +249,7 @@ def session():
     s.release()
 
 
-def _frames(session, state, n=1, before=None):
+def _frames(session, state, n=1):
     """n frames of the scene, the app's UI, the overlay and the Analysis panel; the actions of
     the last."""
     from llmviz_desktop.ui import analysis_panel as ap
@@ -247,8 +267,6 @@ def _frames(session, state, n=1, before=None):
 
     image = None
     for _ in range(n):
-        if before is not None:
-            before()
         session.target.use()
         session.ui.new_frame()
         session.frame.render(state, draw)
@@ -279,7 +297,9 @@ def test_panel_tabs_render_and_a_click_flies_to_the_head(session, nano):
         actions, image = _frames(session, state, n=2)
         assert actions.fly_to_head is None
     cfg = nano.config
-    assert set(ap.view.head_rects) == {(i, h) for i in range(cfg.n_layer) for h in range(cfg.n_head)}
+    assert set(ap.view.head_rects) == {
+        (i, h) for i in range(cfg.n_layer) for h in range(cfg.n_head)
+    }
     x0, y0, x1, y1 = ap.view.head_rects[(1, 2)]
     assert 0 <= x0 < x1 <= session.width and 0 <= y0 < y1 <= session.height
     assert x1 - x0 > 60  # big enough to read
@@ -290,16 +310,33 @@ def test_panel_tabs_render_and_a_click_flies_to_the_head(session, nano):
     io = imgui.get_io()
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
 
-    def press():
-        io.add_mouse_pos_event(cx, cy)
-        io.add_mouse_button_event(0, True)
-
-    actions, _ = _frames(session, state, before=press)
+    io.add_mouse_pos_event(cx, cy)
+    actions, _ = _frames(session, state)
+    assert actions.fly_to_head is None  # hovering is not clicking
+    io.add_mouse_button_event(0, True)
+    actions, _ = _frames(session, state)
     assert actions.fly_to_head == (1, 2)
     io.add_mouse_button_event(0, False)
     actions, _ = _frames(session, state)
     assert actions.fly_to_head is None and ap.view.selected == (1, 2)
     io.add_mouse_pos_event(-1.0, -1.0)
+
+
+def test_attention_tab_of_a_bpe_checkpoint(session, bpe):
+    from imgui_bundle import imgui
+
+    from llmviz_desktop.ui import analysis_panel as ap
+
+    state = _state(bpe, session)
+    _frames(session, state)
+    imgui.set_window_collapsed("Analysis", False)
+    for tab in ("Logit lens", "Attention"):
+        ap.view.select_tab = tab
+        _frames(session, state, n=2)
+    cfg = bpe.config
+    assert len(ap.view.head_rects) == cfg.n_layer * cfg.n_head
+    tops = {round(r[1]) for (layer, _), r in ap.view.head_rects.items() if layer == 0}
+    assert len(tops) == 1, "one layer's heads in one row"
 
 
 def test_shell_shows_parameters_only_and_overlay_draws(session, gpt3, nano):

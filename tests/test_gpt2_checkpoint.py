@@ -50,8 +50,9 @@ def write_checkpoint(directory, tokenizer_files: str = "json", seed: int = 0):
     else:
         tok.model.save(str(directory))  # vocab.json + merges.txt
     V = tok.get_vocab_size()
-    cfg = GPTConfig(n_layer=2, n_head=4, n_embd=64, vocab_size=V, block_size=64,
-                    tie_word_embeddings=True)
+    cfg = GPTConfig(
+        n_layer=2, n_head=4, n_embd=64, vocab_size=V, block_size=64, tie_word_embeddings=True
+    )
     params = init_params(cfg, seed)
     rng = np.random.default_rng(seed)
     for k in params:  # biases and layer norms off their init so they matter
@@ -62,9 +63,16 @@ def write_checkpoint(directory, tokenizer_files: str = "json", seed: int = 0):
         tensors[f"transformer.h.{i}.attn.bias"] = np.tril(np.ones((1, 1, 64, 64), np.float32))
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
     config = {
-        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": 2, "n_head": 4,
-        "n_embd": 64, "vocab_size": V, "n_positions": 64, "n_ctx": 64,
-        "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "n_layer": 2,
+        "n_head": 4,
+        "n_embd": 64,
+        "vocab_size": V,
+        "n_positions": 64,
+        "n_ctx": 64,
+        "layer_norm_epsilon": 1e-5,
+        "activation_function": "gelu_new",
     }
     (directory / "config.json").write_text(json.dumps(config))
     return cfg, params, tok
@@ -135,10 +143,25 @@ def test_cli_infer_and_render_on_a_checkpoint(ckpt, tmp_path):
     directory, *_ = ckpt
     out, report = tmp_path / "g.png", tmp_path / "g.json"
     r = subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", "render", "--model", str(directory),
-         "--input", "the quick brown", "--out", str(out), "--report", str(report),
-         "--size", "640x360"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "llmviz_desktop.cli",
+            "render",
+            "--model",
+            str(directory),
+            "--input",
+            "the quick brown",
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--size",
+            "640x360",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     data = json.loads(report.read_text())

@@ -60,8 +60,14 @@ def display():
 
 
 @pytest.fixture(scope="module")
-def app(display):
-    env = dict(os.environ, DISPLAY=display)
+def app(display, tmp_path_factory):
+    home = tmp_path_factory.mktemp("app-home")  # settings and logs go here, not to the user's
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        LLMVIZ_CONFIG_DIR=str(home / "config"),
+        LLMVIZ_STATE_DIR=str(home / "state"),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmviz_desktop.cli"],
         env=env,

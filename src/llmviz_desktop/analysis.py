@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -205,13 +205,17 @@ _SECTION_OF_GROUP = {
 }
 
 
-class GroupLabel(NamedTuple):
-    """A count label in the world: unpacks as (text, position)."""
+@dataclass(frozen=True)
+class GroupLabel:
+    """A count label in the world; unpacks as (text, position)."""
 
     text: str
     position: tuple[float, float, float]  # the top-right-front corner of the section's boxes
     section: str  # embedding, attention, mlp, output
     layer: int | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.text, self.position))
 
 
 def group_label_positions(

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+import time as time_module
+
 import moderngl_window as mglw
 import numpy as np
 
 from .camera import Camera, fly
+from .errors import report
 from .learning import Learning
 from .picking import pick_box, pick_cell
-from .render.context import check_version
+from .render.context import GLUnavailable, check_version
 from .render.frame import FrameRenderer
 from .sampling import Sampling
+from .settings import Settings, load_settings, save_settings
 from .state import AppState, camera_preset, input_problem, load_model, random_input
 from .ui.headless import create_ui_context
 from .ui.imgui_input import ImguiInput
@@ -31,6 +36,8 @@ class LlmvizWindow(mglw.WindowConfig):
     resizable = True
     vsync = True
     model_spec = "nano-sort"  # set by the launcher before the window is created
+    startup_settings = Settings()
+    startup_warning: str | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -45,6 +52,10 @@ class LlmvizWindow(mglw.WindowConfig):
         self.state.width, self.state.height = width, height
         self.state.player = Player(load_chapters())
         self.state.learning = Learning()
+        self.settings = self.startup_settings
+        self._apply_settings(self.settings)
+        if self.startup_warning:
+            self.state.status = self.startup_warning
         self.stage = Stage()
         self.rng = np.random.default_rng()
         self._drag_depth: float | None = None
@@ -68,6 +79,17 @@ class LlmvizWindow(mglw.WindowConfig):
 
     # ---- frame -----------------------------------------------------------------------------
 
+    def _contained(self, where: str, fn, *args) -> None:
+        """An exception in an animation or the training glue is shown, logged, survived."""
+        try:
+            fn(*args)
+        except Exception as e:
+            message = report(where, e)
+            if message not in self.state.errors:
+                self.state.errors.append(message)
+            if where == "walkthrough" and self.state.player is not None:
+                self.state.player.playing = False
+
     def fly_to(self, end: Camera) -> None:
         """Animate the camera to `end` (a pure function of elapsed time: camera.fly)."""
         self._flight = (self.state.camera, end, self._time)
@@ -84,21 +106,21 @@ class LlmvizWindow(mglw.WindowConfig):
             if progress >= 1.0:
                 self._flight = None
         self.input.set_delta_time(frame_time)
+        if self.state.width == 0 or self.state.height == 0:
+            time_module.sleep(0.05)  # minimised: draw nothing, and do not spin the CPU
+            return
         self._fps_frames += 1
         self._fps_time += frame_time
         if self._fps_time >= 0.5:
             self.state.fps = self._fps_frames / self._fps_time
             self._fps_frames, self._fps_time = 0, 0.0
-        if self.state.width == 0 or self.state.height == 0:
-            return  # minimised: nothing to draw
         player = self.state.player
         if player is not None:
             player.advance(frame_time)
             if player.active and not player.free_camera:
                 self._flight = None  # the walkthrough owns the camera
-        if self.state.learning is not None:
-            self.state.learning.update(self.state, time, frame_time)
-        self.stage.frame(self.state)
+        self._contained("training", self.state.learning.update, self.state, time, frame_time)
+        self._contained("walkthrough", self.stage.frame, self.state)
         self.wnd.use()
         actions = self.frame.render(self.state, draw_ui)
         if actions.load_model:
@@ -273,7 +295,34 @@ class LlmvizWindow(mglw.WindowConfig):
             else:
                 s.show_help = False
 
+    def _apply_settings(self, s: Settings) -> None:
+        st = self.state
+        st.colors.symlog, st.colors.normalise = s.symlog, s.normalise
+        player = st.player
+        if player is not None and s.chapter:
+            ids = [c.id for c in player.chapters.chapters]
+            if s.chapter in ids:
+                player.set_chapter(ids.index(s.chapter))
+                player.goto_step(s.step)
+
+    def _current_settings(self) -> Settings:
+        st, s = self.state, self.settings
+        s.window_width, s.window_height = self.wnd.size
+        s.model = st.home.name if st.home is not None else s.model
+        s.symlog, s.normalise = st.colors.symlog, st.colors.normalise
+        player = st.player
+        if player is not None and player.active and player.chapters.chapters:
+            s.chapter, s.step = player.chapter.id, player.step
+        learning = st.learning
+        if learning is not None and learning.replay is not None:
+            s.remember_checkpoints(str(learning.replay.directory))
+        return s
+
     def on_close(self) -> None:
+        try:
+            save_settings(self._current_settings())
+        except OSError as e:
+            print(f"llmviz: warning: settings not saved ({e.strerror})")
         if self.state.learning is not None and self.state.learning.training is not None:
             self.state.learning.training.stop()
         self.frame.release()
@@ -285,9 +334,37 @@ def box_bounds(box) -> tuple[np.ndarray, np.ndarray]:
     return np.array([ox, oy - h, oz - d]), np.array([ox + w, oy, oz])
 
 
-def run(model_spec: str = "nano-sort", window: str = "glfw") -> int:
-    LlvizConfig = type("LlvizConfig", (LlmvizWindow,), {"model_spec": model_spec})
-    mglw.run_window_config(LlvizConfig, args=["--window", window])
+def run(model_spec: str | None = None, window: str = "glfw") -> int:
+    """Open the window; 2 with a one-line message when no OpenGL 3.3 context can be had."""
+    settings, warning = load_settings()
+    if warning:
+        print(f"llmviz: warning: {warning}")
+    if model_spec is None:  # the last model used, if it still loads
+        from .model.weights import WeightsError, resolve_model
+
+        try:
+            resolve_model(settings.model)
+        except (WeightsError, ValueError) as e:
+            print(f"llmviz: warning: last model unavailable ({e}); opening nano-sort")
+            settings.model = "nano-sort"
+    attrs = {
+        "model_spec": model_spec or settings.model,
+        "startup_settings": settings,
+        "startup_warning": warning,
+        "window_size": (settings.window_width, settings.window_height),
+    }
+    LlvizConfig = type("LlvizConfig", (LlmvizWindow,), attrs)
+    try:
+        mglw.run_window_config(LlvizConfig, args=["--window", window])
+    except GLUnavailable as e:
+        print(f"llmviz: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the window system or driver refused: say so in one line
+        text = (str(e).splitlines() or [type(e).__name__])[0]
+        if any(w in text.lower() for w in ("opengl", "context", "glx", "egl", "display", "glfw")):
+            print(f"llmviz: cannot open an OpenGL 3.3 window ({text})", file=sys.stderr)
+            return 2
+        raise
     return 0
 
 

@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Only nano-sort ships with weights; the others are render-only shells.",
     )
     parser.add_argument(
-        "--model", default="nano-sort", help="model to open in the app (preset or directory)"
+        "--model",
+        default=None,
+        help="model to open in the app (preset or directory; default: the last one used)",
     )
     parser.add_argument(
         "--window", default="glfw", help="window backend for the app: glfw (default) or pyglet"
@@ -282,10 +284,11 @@ def _fail(message: str) -> UsageError:
 def run_app(args: argparse.Namespace) -> int:
     from .model.weights import WeightsError, resolve_model
 
-    try:
-        resolve_model(args.model)  # fail fast with a one-line message before opening a window
-    except WeightsError as e:
-        raise _fail(str(e)) from None
+    if args.model is not None:
+        try:
+            resolve_model(args.model)  # fail fast with a one-line message, before a window
+        except WeightsError as e:
+            raise _fail(str(e)) from None
     try:
         from .app import run
     except ImportError as e:

@@ -162,6 +162,7 @@ class AppState:
     hud: str = ""  # a caption drawn over the scene (replay step, video export)
     learning: Learning | None = None  # live training and checkpoint replay (app only)
     legend: dict[str, float] = field(default_factory=dict)  # kind -> |value| at full colour
+    errors: list[str] = field(default_factory=list)  # one line per failure inside the app
 
     def __post_init__(self) -> None:
         if self.home is None:

@@ -91,8 +91,7 @@ def _sync(state: AppState) -> None:
         _cache.trace = model.trace
         _cache.maps = None
         _cache.lens = {}
-        _cache.labels = []
-        view.position = None
+        _cache.labels = []  # view.position stays: live training swaps the trace every step
         if model.trace is not None:
             _cache.maps = attention_maps(model.trace).astype(np.float64)
             _cache.labels = token_labels(model)
@@ -201,7 +200,7 @@ def _attention(state: AppState, actions: AnalysisActions) -> None:
     style = imgui.get_style()
     spacing = style.item_spacing.x
     avail = imgui.get_content_region_avail().x - style.scrollbar_size  # the grid scrolls
-    side = float(np.clip((avail - (H - 1) * spacing) / H - 0.2 * em, 7 * em, 12 * em))
+    side = float(np.clip((avail - (H - 1) * spacing) / H - 0.2 * em, 5 * em, 12 * em))
     per_row = max(1, int((avail + spacing) // (side + spacing)))
     cmap = _colormap()
     implot.push_colormap(cmap)
@@ -287,7 +286,6 @@ def _head_interaction(
             ImVec2(rect[2] + 1, rect[3] + 1),
             _u32(_GREEN),
             0.0,
-            0,
             2.0,
         )
     if not implot.is_plot_hovered():
@@ -515,7 +513,7 @@ def draw_param_overlay(state: AppState) -> None:
         w = imgui.calc_text_size(label.text).x * size / em
         # ending at the section's right edge, just above its top: in the gap between
         # sections, clear of the section brackets right of the model
-        x0, y0 = x - w, y - size - 2 * pad
+        x0, y0 = x - w, max(y - size - 2 * pad, pad)  # kept on screen at the top edge
         rect = (x0 - pad, y0 - pad, x0 + w + pad, y0 + size + pad)
         if rect[2] < 0 or rect[0] > width or rect[3] < 0 or rect[1] > height:
             continue

@@ -16,6 +16,10 @@ def create_ui_context() -> None:
     implot.create_context()  # the training curves
     io = imgui.get_io()
     io.set_ini_filename("")  # panel positions are not written to the working directory
+    # a panel that raises is unwound by ui.panels.guarded: recover quietly, no assert
+    io.config_error_recovery = True
+    io.config_error_recovery_enable_assert = False
+    io.config_error_recovery_enable_tooltip = False
     io.set_log_filename("")
     load_default_font(FONT_PX)
     style = imgui.get_style()

@@ -50,18 +50,55 @@ def draw_ui(state: AppState) -> UIActions:
     actions = UIActions()
     state.title_hover = None
     if state.show_labels:
-        draw_labels(state)
-    draw_hover(state)
+        guarded(state, "labels", draw_labels, state)
+    guarded(state, "tooltip", draw_hover, state)
     if state.hud:
         draw_hud(state.hud)
     if not state.show_ui:
         return actions
-    draw_model_panel(state, actions)
-    draw_walkthrough_panel(state, actions.walk)
-    draw_training_panel(state, actions.learn)
+    guarded(state, "model panel", draw_model_panel, state, actions)
+    guarded(state, "walkthrough panel", draw_walkthrough_panel, state, actions.walk)
+    guarded(state, "training panel", draw_training_panel, state, actions.learn)
+    if state.errors:
+        draw_errors(state)
     if state.show_help:
         draw_help(state)
     return actions
+
+
+def guarded(state: AppState, where: str, draw, *args) -> None:
+    """Run one panel; if it raises, unwind imgui to where it was (Dear ImGui's error
+    recovery), log the traceback and show one line in the error panel. The app keeps going."""
+    saved = imgui.internal.ErrorRecoveryState()
+    imgui.internal.error_recovery_store_state(saved)
+    try:
+        draw(*args)
+    except Exception as e:
+        imgui.internal.error_recovery_try_to_recover_state(saved)
+        from ..errors import report
+
+        message = report(where, e)
+        if message not in state.errors:
+            state.errors.append(message)
+            del state.errors[:-5]
+
+
+def draw_errors(state: AppState) -> None:
+    em = imgui.get_font_size()
+    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
+    imgui.set_next_window_pos(
+        ImVec2(state.width * k / 2, 0.8 * em), imgui.Cond_.always, ImVec2(0.5, 0)
+    )
+    imgui.set_next_window_bg_alpha(0.95)
+    flags = imgui.WindowFlags_.always_auto_resize | imgui.WindowFlags_.no_collapse
+    if imgui.begin("Something went wrong", None, flags)[0]:
+        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 36 * em)
+        for message in state.errors:
+            imgui.text_colored(ImVec4(1.0, 0.55, 0.45, 1.0), message)
+        imgui.pop_text_wrap_pos()
+        if imgui.button("Dismiss"):
+            state.errors.clear()
+    imgui.end()
 
 
 def draw_hud(text: str) -> None:

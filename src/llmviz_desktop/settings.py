@@ -1,0 +1,104 @@
+"""User settings that survive restarts (window size, last model, colour scale, walkthrough
+position, recent checkpoint folders), in the platform's config directory. Written atomically;
+a corrupt file is moved aside with a warning and the defaults are used."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+APP = "llmviz-desktop"
+MAX_BYTES = 64 * 1024
+MAX_RECENT = 8
+
+
+@dataclass
+class Settings:
+    window_width: int = 1280
+    window_height: int = 800
+    model: str = "nano-sort"
+    symlog: bool = False
+    normalise: str = "tensor"
+    chapter: str = ""  # walkthrough chapter id ('' none)
+    step: int = 0
+    recent_checkpoints: list[str] = field(default_factory=list)
+
+    def remember_checkpoints(self, folder: str) -> None:
+        self.recent_checkpoints = [folder] + [f for f in self.recent_checkpoints if f != folder]
+        del self.recent_checkpoints[MAX_RECENT:]
+
+
+def settings_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(os.environ.get("LLMVIZ_CONFIG_DIR") or user_config_dir(APP)) / "settings.json"
+
+
+def _validated(data: object) -> Settings:
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    defaults = Settings()
+    kwargs = {}
+    for f in fields(Settings):
+        if f.name not in data:
+            continue
+        value, want = data[f.name], getattr(defaults, f.name)
+        if isinstance(want, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(want, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 16
+        elif isinstance(want, list):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, str) and len(value) < 4096
+        if not ok:
+            raise ValueError(f"field {f.name!r} has an invalid value")
+        kwargs[f.name] = value
+    s = Settings(**kwargs)
+    if s.normalise not in ("tensor", "global"):
+        raise ValueError("field 'normalise' must be 'tensor' or 'global'")
+    s.recent_checkpoints = s.recent_checkpoints[:MAX_RECENT]
+    return s
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
+    """(settings, warning). A missing file gives the defaults quietly; a corrupt one is moved
+    aside (settings.json.corrupt-<time>) and reported in the warning."""
+    path = path or settings_path()
+    if not path.exists():
+        return Settings(), None
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes is too large")
+        return _validated(json.loads(path.read_text(encoding="utf-8"))), None
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError) as e:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(path, aside)
+            where = f"moved to {aside.name}"
+        except OSError:
+            where = "left in place"
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return Settings(), f"{path}: unreadable settings ({reason}); {where}, using defaults"
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically (temp file + rename): a failed write leaves the previous file intact.
+    Raises OSError on failure (e.g. a full disk)."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(asdict(settings), indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

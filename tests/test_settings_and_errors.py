@@ -1,0 +1,116 @@
+"""Nothing lost: settings persist atomically, a corrupt file is moved aside; errors inside the
+UI are shown and logged while the app keeps going."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from llmviz_desktop.settings import Settings, load_settings, save_settings
+
+
+def test_settings_round_trip(tmp_path):
+    path = tmp_path / "settings.json"
+    s = Settings(
+        window_width=1600,
+        model="gpt2",
+        symlog=True,
+        normalise="global",
+        chapter="attention",
+        step=2,
+    )
+    s.remember_checkpoints("/runs/a")
+    s.remember_checkpoints("/runs/b")
+    s.remember_checkpoints("/runs/a")
+    save_settings(s, path)
+    loaded, warning = load_settings(path)
+    assert warning is None and loaded == s
+    assert loaded.recent_checkpoints == ["/runs/a", "/runs/b"]
+
+
+def test_missing_settings_give_defaults_quietly(tmp_path):
+    assert load_settings(tmp_path / "none.json") == (Settings(), None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{ not json",
+        b"\xff\xfe garbage",
+        b"[1, 2]",
+        json.dumps({"window_width": "wide"}).encode(),
+        json.dumps({"normalise": "sideways"}).encode(),
+        b"[" * 100000,
+    ],
+)
+def test_corrupt_settings_are_moved_aside_with_a_warning(tmp_path, content):
+    path = tmp_path / "settings.json"
+    path.write_bytes(content)
+    settings, warning = load_settings(path)
+    assert settings == Settings()
+    assert warning is not None and "settings.json" in warning and "\n" not in warning
+    assert not path.exists()
+    aside = list(tmp_path.glob("settings.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == content
+
+
+def test_a_failing_writer_leaves_the_previous_settings_intact(tmp_path, monkeypatch):
+    path = tmp_path / "settings.json"
+    save_settings(Settings(model="gpt2"), path)
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        save_settings(Settings(model="gpt3"), path)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]  # no temp litter
+
+
+def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch):
+    """An exception inside a panel: the frame still completes, the error panel shows one line,
+    the traceback is in the log file, and the next frame works."""
+    monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
+    from llmviz_desktop import errors
+    from llmviz_desktop.render_cli import HeadlessSession
+    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.ui import panels
+
+    errors.logger.cache_clear()
+    calls = {"n": 0}
+    real = panels.draw_walkthrough_panel
+
+    def broken(state, actions):
+        calls["n"] += 1
+        from imgui_bundle import imgui
+
+        imgui.begin("half-drawn window")  # left open on purpose: recovery must close it
+        raise RuntimeError("boom in the walkthrough panel")
+
+    monkeypatch.setattr(panels, "draw_walkthrough_panel", broken)
+    model = load_model("nano-sort")
+    session = HeadlessSession(640, 360)
+    try:
+        state = AppState(
+            model, camera_preset("overview", model.scene, 640, 360), width=640, height=360
+        )
+        session.render(state)
+        session.render(state)
+        assert calls["n"] >= 2 and session.ctx.error == "GL_NO_ERROR"
+        assert len(state.errors) == 1 and "boom in the walkthrough panel" in state.errors[0]
+        log = (tmp_path / "llmviz.log").read_text()
+        assert "Traceback" in log and "RuntimeError: boom" in log
+        monkeypatch.setattr(panels, "draw_walkthrough_panel", real)
+        state.errors.clear()
+        session.render(state)
+        assert state.errors == []
+    finally:
+        session.release()
+        errors.logger.cache_clear()
