@@ -128,6 +128,16 @@ class LlmvizWindow(mglw.WindowConfig):
         if actions.reset_camera:
             self._reset_camera(animate=True)
         self._walk_actions(actions.walk)
+        head = actions.analysis.fly_to_head
+        if head is not None:  # a head's heatmap was clicked: fly to that head in 3D
+            s = self.state
+            boxes = [b for b in s.model.scene.boxes if (b.layer, b.head) == head]
+            if boxes:
+                lo = np.min([b.min_corner for b in boxes], axis=0)
+                hi = np.max([b.max_corner for b in boxes], axis=0)
+                if s.player is not None:
+                    s.player.free_camera = True  # else the walkthrough takes the camera back
+                self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
         learning = self.state.learning
         if learning is not None and actions.learn.start:
             learning.start_training(self.state)

@@ -163,6 +163,7 @@ class AppState:
     learning: Learning | None = None  # live training and checkpoint replay (app only)
     legend: dict[str, float] = field(default_factory=dict)  # kind -> |value| at full colour
     errors: list[str] = field(default_factory=list)  # one line per failure inside the app
+    show_param_overlay: bool = False  # the Parameters tab's 3D count labels
 
     def __post_init__(self) -> None:
         if self.home is None:

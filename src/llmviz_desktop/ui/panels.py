@@ -9,6 +9,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
+from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
 from .tooltip import draw_hover
 from .training_panel import LearnActions, draw_training_panel
 from .walkthrough_panel import WalkActions, draw_walkthrough_panel
@@ -44,6 +45,7 @@ class UIActions:
     reset_camera: bool = False
     walk: WalkActions = field(default_factory=WalkActions)
     learn: LearnActions = field(default_factory=LearnActions)
+    analysis: AnalysisActions = field(default_factory=AnalysisActions)
 
 
 def draw_ui(state: AppState) -> UIActions:
@@ -52,6 +54,7 @@ def draw_ui(state: AppState) -> UIActions:
     if state.show_labels:
         guarded(state, "labels", draw_labels, state)
     guarded(state, "tooltip", draw_hover, state)
+    guarded(state, "parameter overlay", draw_param_overlay, state)
     if state.hud:
         draw_hud(state.hud)
     if not state.show_ui:
@@ -59,6 +62,7 @@ def draw_ui(state: AppState) -> UIActions:
     guarded(state, "model panel", draw_model_panel, state, actions)
     guarded(state, "walkthrough panel", draw_walkthrough_panel, state, actions.walk)
     guarded(state, "training panel", draw_training_panel, state, actions.learn)
+    guarded(state, "analysis panel", draw_analysis_panel, state, actions.analysis)
     if state.errors:
         draw_errors(state)
     if state.show_help:
