@@ -81,6 +81,11 @@ class ValueSource:
         self, trace: Any = None, params: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
         """float32 [rows, cols]: exactly what the box draws (a copy, C-contiguous)."""
+        return np.ascontiguousarray(self.view(trace, params), dtype=np.float32)
+
+    def view(self, trace: Any = None, params: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """The same [rows, cols] as matrix() without copying: a strided view of the stored
+        (possibly memory-mapped) array, for reading big tensors piece by piece."""
         a = np.asarray(self.array(trace, params))
         if self.batched:
             a = a[0]
@@ -94,7 +99,7 @@ class ValueSource:
             a = a[:, self.cols[0] : self.cols[1]]
         if self.transpose:
             a = a.T
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return a
 
     def index(self, i: int, j: int) -> tuple[int, ...]:
         """Index into ``array()`` of cell (i, j): ``array[index(i, j)] == matrix[i, j]``."""

@@ -46,3 +46,17 @@ def tune_allocator() -> bool:
     ok &= mallopt(m_trim_threshold, 256 << 20) == 1
     ok &= mallopt(m_top_pad, 16 << 20) == 1
     return bool(ok)
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the OS (glibc malloc_trim); a no-op elsewhere. Called after
+    the one-off big allocations of loading a large model's values."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        if name:
+            ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

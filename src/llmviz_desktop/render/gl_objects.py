@@ -67,8 +67,9 @@ class GLObjectCounter:
             delete = fn(_GEN, f"glDelete{suffix}s")
             self._next[kind] = self._gen_probe(gen, delete)
         self._is["programs"] = fn(_IS, "glIsProgram")
-        create, delete_program = fn(_CREATE_PROGRAM, "glCreateProgram"), fn(
-            _DELETE_PROGRAM, "glDeleteProgram"
+        create, delete_program = (
+            fn(_CREATE_PROGRAM, "glCreateProgram"),
+            fn(_DELETE_PROGRAM, "glDeleteProgram"),
         )
 
         def next_program() -> int:

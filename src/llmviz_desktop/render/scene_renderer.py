@@ -9,6 +9,7 @@ import numpy as np
 
 from ..camera import Camera
 from ..colors import legend_from, normalisers
+from ..model.threads import release_free_memory
 from ..state import ColorSettings
 from .programs import load_program
 from .ubo import (
@@ -156,7 +157,7 @@ class SceneRenderer:
                 matrices.append(None)
                 lods.append((1.0, 1.0))
                 continue
-            small, lod = downsample(box.source.matrix(trace, params), per_box, ATLAS_WIDTH)
+            small, lod = downsample(box.source.view(trace, params), per_box, ATLAS_WIDTH)
             matrices.append(small)
             lods.append(lod)
         atlas, positions = pack(matrices)
@@ -177,6 +178,8 @@ class SceneRenderer:
             [(self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS)],
         )
         self.scene, self.count = scene, len(inst)
+        del atlas, matrices
+        release_free_memory()  # the big transient copies of a large model go back to the OS
         lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
         self.radius = float(np.linalg.norm(hi - lo) / 2)
 
