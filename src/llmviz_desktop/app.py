@@ -364,15 +364,27 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
         "window_size": (settings.window_width, settings.window_height),
     }
     LlvizConfig = type("LlvizConfig", (LlmvizWindow,), attrs)
+    import warnings
+
     try:
-        mglw.run_window_config(LlvizConfig, args=["--window", window])
+        with warnings.catch_warnings(record=True) as caught:  # glfw reports via warnings
+            warnings.simplefilter("always")
+            mglw.run_window_config(LlvizConfig, args=["--window", window])
     except GLUnavailable as e:
         print(f"llmviz: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # the window system or driver refused: say so in one line
         text = (str(e).splitlines() or [type(e).__name__])[0]
-        if any(w in text.lower() for w in ("opengl", "context", "glx", "egl", "display", "glfw")):
-            print(f"llmviz: cannot open an OpenGL 3.3 window ({text})", file=sys.stderr)
+        glfw_says = [str(w.message) for w in caught if "GLFW" in type(w.message).__name__]
+        if glfw_says:
+            text = f"{text}: {glfw_says[-1]}"
+        words = ("opengl", "context", "glx", "egl", "display", "glfw", "create window")
+        if any(w in text.lower() for w in words):
+            print(
+                f"llmviz: cannot open an OpenGL 3.3 window ({text}); check the display and "
+                "the graphics driver (Mesa: libgl1-mesa-dri)",
+                file=sys.stderr,
+            )
             return 2
         raise
     return 0
