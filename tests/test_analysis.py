@@ -257,12 +257,10 @@ def _frames(session, state, n=1):
 
     actions = ap.AnalysisActions()
 
-    def draw(st):
+    def draw(st):  # the app's UI draws the overlay and the Analysis panel itself
         nonlocal actions
         result = draw_ui(st)
-        ap.draw_param_overlay(st)
-        actions = ap.AnalysisActions()
-        ap.draw_analysis_panel(st, actions)
+        actions = result.analysis
         return result
 
     image = None
