@@ -329,6 +329,8 @@ class LlmvizWindow(mglw.WindowConfig):
         return s
 
     def on_close(self) -> None:
+        if self.state.superposition is not None:
+            self.state.superposition.close()
         try:
             save_settings(self._current_settings())
         except OSError as e:

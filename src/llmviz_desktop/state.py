@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .hover import HoverInfo
     from .learning import Learning
     from .picking import CellHit
+    from .superposition import SuperpositionDemo
     from .walkthrough.player import Player
     from .walkthrough.timeline import WalkFrame
 
@@ -164,6 +165,7 @@ class AppState:
     legend: dict[str, float] = field(default_factory=dict)  # kind -> |value| at full colour
     errors: list[str] = field(default_factory=list)  # one line per failure inside the app
     show_param_overlay: bool = False  # the Parameters tab's 3D count labels
+    superposition: SuperpositionDemo | None = None  # the near-orthogonality demo window
 
     def __post_init__(self) -> None:
         if self.home is None:

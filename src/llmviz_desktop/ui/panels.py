@@ -10,6 +10,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
+from .superposition_panel import draw_superposition_panel
 from .tooltip import draw_hover
 from .training_panel import LearnActions, draw_training_panel
 from .walkthrough_panel import WalkActions, draw_walkthrough_panel
@@ -63,6 +64,8 @@ def draw_ui(state: AppState) -> UIActions:
     guarded(state, "walkthrough panel", draw_walkthrough_panel, state, actions.walk)
     guarded(state, "training panel", draw_training_panel, state, actions.learn)
     guarded(state, "analysis panel", draw_analysis_panel, state, actions.analysis)
+    if state.superposition is not None:
+        guarded(state, "superposition panel", draw_superposition_panel, state.superposition)
     if state.errors:
         draw_errors(state)
     if state.show_help:
@@ -213,6 +216,12 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         imgui.same_line()
         if imgui.button("help (H)"):
             state.show_help = not state.show_help
+        imgui.same_line()
+        if imgui.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
+            from ..superposition import SuperpositionDemo
+
+            state.superposition = state.superposition or SuperpositionDemo()
+            state.superposition.visible = True
         if state.show_stats:
             fps = f"{state.fps:5.1f} fps · " if state.fps else ""
             imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
