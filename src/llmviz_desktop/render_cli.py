@@ -233,7 +233,10 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 stage.frame(state)
             image = session.render(state)
             times.append(state.frame_ms)  # the last frame drawn, GPU work included
-        atomic_write_bytes(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
+        try:
+            atomic_write_bytes(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
+        except OSError as e:  # e.g. a full disk: the previous file is left intact
+            raise fail(f"--out {out}: cannot write ({e.strerror or e})") from None
         if args.report:
             report = {
                 "model": model.name,
@@ -259,9 +262,12 @@ def run_render(args: argparse.Namespace, fail) -> int:
             if hover is not None:
                 report["hover"] = hover_report(state)
                 report["title_hover"] = title_report(state)
-            atomic_write_bytes(
-                args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
-            )
+            try:
+                atomic_write_bytes(
+                    args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
+                )
+            except OSError as e:
+                raise fail(f"--report {args.report}: cannot write ({e.strerror or e})") from None
     finally:
         session.release()
     return 0

@@ -49,6 +49,9 @@ def run_training(args: argparse.Namespace, fail) -> int:
                 metrics.write(json.dumps(row) + "\n")  # one write per line
                 metrics.flush()
                 bar.update()
+    except OSError as e:  # a full disk while writing a checkpoint: earlier ones stay intact
+        bar.close()
+        raise fail(f"--out {out}: cannot write a checkpoint ({e.strerror or e})") from None
     except KeyboardInterrupt:
         bar.close()
         last = written[-1].name if written else "none"
