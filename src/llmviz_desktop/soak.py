@@ -38,6 +38,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -261,15 +262,19 @@ class SoakDriver:
     def _drop_stale_pin(self) -> None:
         """A pinned cell belongs to the scene it was clicked in. The walkthrough (Stage) and
         Learning.update change state.model without unpinning (only the window's model switch
-        does), and HoverTracker then indexes the new scene with the old box index: IndexError
-        in hover.hover_info, or the wrong tensor. Until the app drops such pins, the soak does
-        it here and counts them."""
+        and input box do), and HoverTracker then reads the new scene at the old box index and
+        cell: an IndexError in hover.hover_info / explain when that box is missing or smaller
+        (a pin made on GPT-3, then a nano-sort step), another tensor when it is not. Until the
+        app drops such pins, the soak does it here and counts them. A pin whose box has the
+        same name and shape in the new scene (same layout, other weights or input) is kept."""
         s = self.state
         pin = s.pinned
         if pin is None:
             return
         boxes = s.model.scene.boxes
-        if pin.box_index >= len(boxes) or boxes[pin.box_index] is not pin.box:
+        box = boxes[pin.box_index] if pin.box_index < len(boxes) else None
+        old: Any = pin.box  # a TensorBox (CellHit types it as object)
+        if box is None or (box.name, box.rows, box.cols) != (old.name, old.rows, old.cols):
             s.pinned = None
             self.stale_pins += 1
 
@@ -334,30 +339,29 @@ class SoakDriver:
 
         s = self.state
         n = self.turn["hover"]
-        step = n % 6
+        step = n % 5  # 5 against the 3 hover slots of SCRIPT: each step meets every slot
         if step == 0:
             self._count("hover.pixel")
             s.mouse = (
                 float(self.rng.uniform(0, s.width - 1)),
                 float(self.rng.uniform(0, s.height - 1)),
             )
-        elif step in (1, 3, 4):
+        elif step == 3 and s.pinned is not None:  # Esc
+            self._count("hover.unpin")
+            s.pinned = None
+        elif step in (1, 3):
             self._count("hover.tensor")
             s.mouse = self._tensor_pixel()
-        elif step == 2:  # a click: pin the cell under a tensor, or unpin
+        elif step == 2:  # a click: unpin, or pin the cell under a tensor
             if s.pinned is not None:
                 self._count("hover.unpin")
                 s.pinned = None
             else:
-                self._count("hover.pin")
                 s.mouse = self._tensor_pixel()
                 s.pinned = pick_cell(s.model.scene, s.camera, *s.mouse, s.width, s.height)
+                self._count("hover.pin" if s.pinned is not None else "hover.miss")
         else:
-            if s.pinned is not None and n % 12 == 5:
-                self._count("hover.unpin")
-                s.pinned = None
-            else:
-                self._count("hover.leave")
+            self._count("hover.leave")
             s.mouse = None
 
     def _tensor_pixel(self) -> tuple[float, float]:

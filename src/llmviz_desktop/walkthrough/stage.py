@@ -17,6 +17,9 @@ class Stage:
         if spec is None or spec == home.name:
             return home
         key = (spec, home.input_text, home.sampling)
+        # keep only models for the current input and sampling: a new input must not leave the
+        # previous ones' shells behind (found by the soak test)
+        self._models = {k: v for k, v in self._models.items() if k[1:] == key[1:]}
         if key not in self._models:
             from ..state import load_model
 
