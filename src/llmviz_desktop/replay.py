@@ -117,8 +117,8 @@ def _metrics(path: Path) -> list[dict]:
         for line in f:
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line of an interrupted run
+            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+                continue  # a torn last line of an interrupted run, or a hostile one
             if isinstance(row, dict) and isinstance(row.get("step"), int):
                 rows.append(row)
     return rows

@@ -90,6 +90,11 @@ def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
     from .model.generate import generate
 
     ids = tok.encode(text)
+    if ids.max() >= cfg.vocab_size:
+        raise TokenizerError(
+            f"the tokenizer gives token id {int(ids.max())} but the model's vocabulary has "
+            f"{cfg.vocab_size} entries (tokenizer and weights do not belong together)"
+        )
     n_new = (cfg.task or {}).get("length", NEW_TOKENS)
     room = cfg.block_size - n_new + 1
     if len(ids) > room:

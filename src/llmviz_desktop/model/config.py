@@ -110,9 +110,15 @@ class GPTConfig:
                 raise ConfigError("vocab has duplicate tokens")
             kwargs["vocab"] = tuple(vocab)
         if "task" in d:
-            if not isinstance(d["task"], dict):
+            task = d["task"]
+            if not isinstance(task, dict):
                 raise ConfigError("task must be an object")
-            kwargs["task"] = dict(d["task"])
+            length = task.get("length")
+            if "length" in task and (
+                not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 4096
+            ):
+                raise ConfigError(f"task.length must be a positive integer, got {length!r}")
+            kwargs["task"] = dict(task)
         return cls(**kwargs)
 
 

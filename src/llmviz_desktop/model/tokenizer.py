@@ -25,11 +25,21 @@ class CharTokenizer:
         return "".join(self.vocab[int(i)] for i in ids)
 
 
+def _is_panic(e: BaseException) -> bool:
+    """pyo3's PanicException (a BaseException, not an Exception, and not importable) raised
+    when the tokenizers package's Rust code panics on a hostile file."""
+    return type(e).__name__ == "PanicException"
+
+
 class BPETokenizer:
     """A GPT-2 byte-level BPE tokenizer (the `tokenizers` package), from a checkpoint folder's
     tokenizer.json, or vocab.json + merges.txt. Offline: nothing is downloaded."""
 
     def __init__(self, tokenizer, source: str):
+        # one sequence at a time: padding or truncation settings in a tokenizer.json are never
+        # wanted, and a hostile padding length makes the library abort the whole process
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
         self._tok = tokenizer
         self.source = source
         self.vocab_size = tokenizer.get_vocab_size()
@@ -50,7 +60,9 @@ class BPETokenizer:
                 tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
                 tok.decoder = decoders.ByteLevel()
                 return cls(tok, str(vj))
-        except Exception as e:  # the tokenizers package raises plain Exceptions
+        except BaseException as e:  # plain Exceptions, and Rust panics (BaseException)
+            if not isinstance(e, Exception) and not _is_panic(e):
+                raise  # KeyboardInterrupt, SystemExit
             bad = tj if tj.is_file() else vj
             first = (str(e).splitlines() or [type(e).__name__])[0][:200]
             raise TokenizerError(f"{bad}: not a usable tokenizer ({first})") from None
@@ -61,7 +73,16 @@ class BPETokenizer:
     def encode(self, text: str) -> np.ndarray:
         if not text:
             raise TokenizerError("the text is empty")
-        return np.array(self._tok.encode(text).ids, dtype=np.int64)
+        try:
+            ids = self._tok.encode(text).ids
+        except BaseException as e:
+            if not isinstance(e, Exception) and not _is_panic(e):
+                raise
+            first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            raise TokenizerError(f"{self.source}: cannot tokenise the text ({first})") from None
+        if not ids:
+            raise TokenizerError(f"{self.source}: the text gives no tokens")
+        return np.array(ids, dtype=np.int64)
 
     def decode(self, ids) -> str:
         return self._tok.decode([int(i) for i in ids])

@@ -30,6 +30,8 @@ CONVERT_HINT = (
     "s.save_file(torch.load('pytorch_model.bin', weights_only=True), 'model.safetensors')\"`"
 )
 _MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
+MAX_DIMS = 4  # GPT-2 tensors have 1 or 2 (the causal-mask buffers 4)
+MAX_DIM = 1 << 32  # no dimension of a real checkpoint comes near this
 _DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 
 
@@ -89,13 +91,24 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         if dt not in _DTYPES:
             raise WeightsError(f"{path}: tensor {key!r} has dtype {dt}, expected F32, F16 or BF16")
         shape = tuple(info["shape"])
+        if not 1 <= len(shape) <= MAX_DIMS or any(d < 0 or d > MAX_DIM for d in shape):
+            raise WeightsError(
+                f"{path}: tensor {key!r} has an impossible shape {list(shape)[:8]} "
+                f"({len(shape)} dimensions)"
+            )
         start, _end = info["data_offsets"]
-        if int(np.prod(shape)) == 0:
-            arr = np.zeros(shape, _DTYPES[dt])
-        else:
-            arr = np.memmap(path, _DTYPES[dt], mode="r", offset=data_start + start, shape=shape)
-        if dt == "BF16":  # bfloat16 is the top half of a float32
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        try:
+            if any(d == 0 for d in shape):
+                arr = np.zeros(shape, _DTYPES[dt])  # no data: nothing to map
+            else:
+                arr = np.memmap(
+                    path, _DTYPES[dt], mode="r", offset=data_start + start, shape=shape
+                )
+            if dt == "BF16":  # bfloat16 is the top half of a float32
+                arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        except (ValueError, TypeError, OverflowError, MemoryError) as e:
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            raise WeightsError(f"{path}: tensor {key!r} cannot be read ({first})") from None
         out[key] = arr
     return out
 

@@ -198,7 +198,9 @@ def load_chapter(path: Path) -> Chapter:
             raise ChapterError(f"{path.name}: file too large for a chapter")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
-        raise ChapterError(f"{path.name}: invalid TOML ({e})") from None
+        raise ChapterError(f"{path.name}: invalid TOML ({' '.join(str(e).split())})") from None
+    except RecursionError:
+        raise ChapterError(f"{path.name}: invalid TOML (nested too deeply)") from None
     except UnicodeDecodeError:
         raise ChapterError(f"{path.name}: not UTF-8 text") from None
     except OSError as e:
