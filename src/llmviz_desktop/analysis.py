@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .labels import SECTION_OF_GROUP
 from .model.config import GPTConfig
 from .model.counts import KIND_TITLES, MATRIX_KINDS, ParamCounts, count_params
 from .model.gpt import Trace, softmax
@@ -192,17 +193,8 @@ def param_groups(cfg: GPTConfig, counts: ParamCounts | None = None) -> list[Grou
 
 # ---- labels for the 3D overlay -----------------------------------------------------------------
 
-# scene box group -> the section it belongs to (as labels.SECTION_OF_GROUP)
-_SECTION_OF_GROUP = {
-    "embedding": "embedding",
-    "ln_1": "attention",
-    "attention": "attention",
-    "projection": "attention",
-    "ln_2": "mlp",
-    "mlp": "mlp",
-    "ln_f": "output",
-    "output": "output",
-}
+# scene box group -> the section it belongs to (the same sections as the bracket labels)
+_SECTION_OF_GROUP = SECTION_OF_GROUP
 
 
 @dataclass(frozen=True)
