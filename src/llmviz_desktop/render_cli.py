@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .model.atomic import atomic_write
 
 MAX_SIDE = 8192
 
@@ -23,19 +23,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
         raise argparse.ArgumentTypeError(f"each side must be 16..{MAX_SIDE} pixels, got {w}x{h}")
     return w, h
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """write(tmp_path) then rename: the target appears complete or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class HeadlessSession:
@@ -234,7 +221,7 @@ def run_render(args: argparse.Namespace, fail) -> int:
             image = session.render(state)
             times.append(state.frame_ms)  # the last frame drawn, GPU work included
         try:
-            atomic_write_bytes(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
+            atomic_write(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
         except OSError as e:  # e.g. a full disk: the previous file is left intact
             raise fail(f"--out {out}: cannot write ({e.strerror or e})") from None
         if args.report:
@@ -263,7 +250,7 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 report["hover"] = hover_report(state)
                 report["title_hover"] = title_report(state)
             try:
-                atomic_write_bytes(
+                atomic_write(
                     args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))
                 )
             except OSError as e:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write, umask
 from .config import PRESETS, ConfigError, GPTConfig
 from .params import Params, iter_param_specs, param_specs
 
@@ -101,9 +102,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
             if any(d == 0 for d in shape):
                 arr = np.zeros(shape, _DTYPES[dt])  # no data: nothing to map
             else:
-                arr = np.memmap(
-                    path, _DTYPES[dt], mode="r", offset=data_start + start, shape=shape
-                )
+                arr = np.memmap(path, _DTYPES[dt], mode="r", offset=data_start + start, shape=shape)
             if dt == "BF16":  # bfloat16 is the top half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
         except (ValueError, TypeError, OverflowError, MemoryError) as e:
@@ -178,27 +177,6 @@ def load_checkpoint(path: str | Path, dtype=np.float32) -> tuple[GPTConfig, Para
     return cfg, params
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(target: Path, write) -> None:
-    """Write through a temp file in the same directory and rename: never a half file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(directory: str | Path, cfg: GPTConfig, params: Params) -> Path:
     """Write config.json + model.safetensors. The checkpoint is built in a sibling temp
     directory and renamed into place, so it appears complete or not at all; an existing one
@@ -213,11 +191,9 @@ def save_checkpoint(directory: str | Path, cfg: GPTConfig, params: Params) -> Pa
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
     old = directory.parent / f".{directory.name}.old"
     try:
-        _atomic_write(tmp / CONFIG_FILE, lambda t: Path(t).write_text(config_text))
-        _atomic_write(
-            tmp / WEIGHTS_FILE, lambda t: save_file(tensors, t, metadata={"format": "pt"})
-        )
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it 0700
+        atomic_write(tmp / CONFIG_FILE, lambda t: Path(t).write_text(config_text))
+        atomic_write(tmp / WEIGHTS_FILE, lambda t: save_file(tensors, t, metadata={"format": "pt"}))
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp made it 0700
         if directory.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(directory, old)
