@@ -297,7 +297,7 @@ class LlmvizWindow(mglw.WindowConfig):
             hit = self._hit(mx, my)
             if hit is not None:
                 box = s.model.scene.boxes[hit[0]]
-                lo, hi = box_bounds(box)
+                lo, hi = np.array(box.min_corner), np.array(box.max_corner)
                 self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
         elif key == keys.ESCAPE:
             if s.pinned is not None:
@@ -338,12 +338,6 @@ class LlmvizWindow(mglw.WindowConfig):
         if self.state.learning is not None and self.state.learning.training is not None:
             self.state.learning.training.stop()
         self.frame.release()
-
-
-def box_bounds(box) -> tuple[np.ndarray, np.ndarray]:
-    ox, oy, oz = box.origin
-    w, h, d = box.size
-    return np.array([ox, oy - h, oz - d]), np.array([ox + w, oy, oz])
 
 
 def run(model_spec: str | None = None, window: str = "glfw") -> int:

@@ -70,7 +70,9 @@ class HoverTracker:
         if pin is not None:  # a pin only means something in the scene it was made in
             boxes = model.scene.boxes
             same = pin.box_index < len(boxes) and (
-                boxes[pin.box_index].name, boxes[pin.box_index].rows, boxes[pin.box_index].cols
+                boxes[pin.box_index].name,
+                boxes[pin.box_index].rows,
+                boxes[pin.box_index].cols,
             ) == (pin.box.name, pin.box.rows, pin.box.cols)
             if not same:
                 state.pinned = None

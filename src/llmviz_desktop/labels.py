@@ -40,9 +40,10 @@ class TitleRoom:
 
 
 def title_room(scene) -> TitleRoom:
-    cached = getattr(scene, "_title_room", None)
-    if cached is not None:
-        return cached
+    return scene.cached("_title_room", lambda: _title_room(scene))
+
+
+def _title_room(scene) -> TitleRoom:
     o = np.array([b.origin for b in scene.boxes], float).reshape(-1, 3)
     sz = np.array([b.size for b in scene.boxes], float).reshape(-1, 3)
     cell = float(getattr(scene, "cell", 1.0))
@@ -71,10 +72,6 @@ def title_room(scene) -> TitleRoom:
         np.maximum(right_w - cell, 0),
         np.maximum(left_w - cell, 0),
     )
-    try:
-        object.__setattr__(scene, "_title_room", room)
-    except (AttributeError, TypeError):
-        pass
     return room
 
 
@@ -179,14 +176,7 @@ class SectionLabel:
 def sections(scene) -> list[tuple[str, str, float, float]]:
     """(title, kind, top y, bottom y) of each section, in order: Embedding, Layer i ·
     self-attention, Layer i · MLP, ..., Output. Cached on the (immutable) scene."""
-    cached = getattr(scene, "_sections", None)
-    if cached is None:
-        cached = _sections(scene)
-        try:
-            object.__setattr__(scene, "_sections", cached)
-        except (AttributeError, TypeError):
-            pass
-    return cached
+    return scene.cached("_sections", lambda: _sections(scene))
 
 
 def _sections(scene) -> list[tuple[str, str, float, float]]:

@@ -8,20 +8,13 @@ import numpy as np
 
 
 def box_aabbs(scene) -> tuple[np.ndarray, np.ndarray]:
-    """[N, 3] min and max corners of every box (layout origin = top-left-front corner);
-    cached on the scene object, which never changes once built."""
-    cached = getattr(scene, "_aabbs", None)
-    if cached is None:
-        origin = np.array([b.origin for b in scene.boxes], float).reshape(-1, 3)
-        size = np.array([b.size for b in scene.boxes], float).reshape(-1, 3)
-        lo = origin - size * np.array([0.0, 1.0, 1.0])
-        hi = origin + size * np.array([1.0, 0.0, 0.0])
-        cached = (lo, hi)
-        try:
-            object.__setattr__(scene, "_aabbs", cached)
-        except (AttributeError, TypeError):
-            pass
-    return cached
+    """[N, 3] min and max corners of every box, computed once per scene."""
+
+    def corners() -> tuple[np.ndarray, np.ndarray]:
+        a = scene.aabbs()
+        return a[:, 0], a[:, 1]
+
+    return scene.cached("_aabbs", corners)
 
 
 MIN_PX = 1.5  # the renderer draws every box at least this many pixels across
@@ -62,14 +55,9 @@ def pick_box(scene, origin: np.ndarray, direction: np.ndarray, wpp_at_1: float |
 
 
 def _axis_major(scene, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cached = getattr(scene, "_aabbs_axis_major", None)
-    if cached is None:
-        cached = (np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T))
-        try:
-            object.__setattr__(scene, "_aabbs_axis_major", cached)
-        except (AttributeError, TypeError):
-            pass
-    return cached
+    return scene.cached(
+        "_aabbs_axis_major", lambda: (np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T))
+    )
 
 
 @dataclass(frozen=True)

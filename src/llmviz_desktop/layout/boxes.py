@@ -16,7 +16,7 @@ A ValueSource says which stored array a box shows and how: it never computes a v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -231,6 +231,12 @@ class Scene:
             out[n, 0] = box.min_corner
             out[n, 1] = box.max_corner
         return out
+
+    def cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A value derived from this (immutable) scene, computed once and kept on it."""
+        if name not in self.__dict__:
+            object.__setattr__(self, name, compute())  # the dataclass is frozen
+        return self.__dict__[name]
 
     def layer_boxes(self, layer: int) -> list[TensorBox]:
         return [b for b in self.boxes if b.layer == layer]

@@ -118,20 +118,14 @@ def step_camera(step: Step, scene, width: int, height: int, previous: Camera) ->
     from ..state import free_area
 
     boxes = expand(scene, spec["frame"]) or list(range(len(scene.boxes)))
-    lo = np.min([_bounds(scene.boxes[k])[0] for k in boxes], axis=0)
-    hi = np.max([_bounds(scene.boxes[k])[1] for k in boxes], axis=0)
+    lo = np.min([scene.boxes[k].min_corner for k in boxes], axis=0)
+    hi = np.max([scene.boxes[k].max_corner for k in boxes], axis=0)
     base = Camera(yaw=float(spec.get("yaw", -10.0)), pitch=float(spec.get("pitch", 5.0)))
     # frame into the space between the panels, not under them
     left, right = free_area(width)
     margin = float(spec.get("margin", 1.25))
     cam = base.framing(lo, hi, int(right - left), height, margin=margin)
     return cam.panned((left + right) / 2 - width / 2, 0.0, height)
-
-
-def _bounds(box) -> tuple[np.ndarray, np.ndarray]:
-    ox, oy, oz = box.origin
-    w, h, d = box.size
-    return np.array([ox, oy - h, oz - d]), np.array([ox + w, oy, oz])
 
 
 def _phase(p: float, a: float, b: float) -> float:
