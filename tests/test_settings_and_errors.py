@@ -134,9 +134,20 @@ def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
     )
     env = dict(os.environ, PYTHONPATH=f"{shim}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     result = subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", "render", "--out", str(out), "--size",
-         "160x90"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "llmviz_desktop.cli",
+            "render",
+            "--out",
+            str(out),
+            "--size",
+            "160x90",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "No space left" in result.stderr

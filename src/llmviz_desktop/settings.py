@@ -39,6 +39,18 @@ def settings_path() -> Path:
     return Path(os.environ.get("LLMVIZ_CONFIG_DIR") or user_config_dir(APP)) / "settings.json"
 
 
+def _is_text(value: object) -> bool:
+    """A string that can be written back: JSON's "\\ud800" escapes decode to lone surrogates,
+    which no UTF-8 file (or window title) can hold."""
+    if not isinstance(value, str) or len(value) >= 4096:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _validated(data: object) -> Settings:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
@@ -53,9 +65,9 @@ def _validated(data: object) -> Settings:
         elif isinstance(want, int):
             ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 16
         elif isinstance(want, list):
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ok = isinstance(value, list) and all(_is_text(v) for v in value)
         else:
-            ok = isinstance(value, str) and len(value) < 4096
+            ok = _is_text(value)
         if not ok:
             raise ValueError(f"field {f.name!r} has an invalid value")
         kwargs[f.name] = value

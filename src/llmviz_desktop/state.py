@@ -91,9 +91,10 @@ def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
 
     ids = tok.encode(text)
     if ids.max() >= cfg.vocab_size:
+        where = getattr(tok, "source", "the tokenizer")
         raise TokenizerError(
-            f"the tokenizer gives token id {int(ids.max())} but the model's vocabulary has "
-            f"{cfg.vocab_size} entries (tokenizer and weights do not belong together)"
+            f"{where}: the tokenizer gives token id {int(ids.max())} but the model's "
+            f"vocabulary has {cfg.vocab_size} entries (they do not belong together)"
         )
     n_new = (cfg.task or {}).get("length", NEW_TOKENS)
     room = cfg.block_size - n_new + 1

@@ -90,7 +90,9 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
             continue
         dt = info.get("dtype")
         if dt not in _DTYPES:
-            raise WeightsError(f"{path}: tensor {key!r} has dtype {dt}, expected F32, F16 or BF16")
+            raise WeightsError(
+                f"{path}: tensor {key!r} has dtype {dt!r}, expected F64, F32, F16 or BF16"
+            )
         shape = tuple(info["shape"])
         if not 1 <= len(shape) <= MAX_DIMS or any(d < 0 or d > MAX_DIM for d in shape):
             raise WeightsError(

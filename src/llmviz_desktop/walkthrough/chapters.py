@@ -6,6 +6,7 @@ message is one line naming the file and the field (or the TOML line).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,22 @@ class Chapter:
         return sum(s.duration for s in self.steps)
 
 
+def _key(key: str) -> str:
+    """A field name for a message: as written when printable, else quoted with escapes, so a
+    key holding a newline (or U+2028) cannot break the one-line error."""
+    return key if key.isprintable() and key.strip() == key and key else repr(key)
+
+
+def _unknown(keys, where: str, what: str) -> None:
+    if keys:
+        raise ChapterError(f"{where}{_key(sorted(keys)[0])}: unknown {what}")
+
+
+def _is_number(v: Any) -> bool:
+    """A finite int or float (TOML's nan/inf and booleans are not positions or angles)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _strs(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ChapterError(f"{where}: expected a list of non-empty strings")
@@ -91,24 +108,18 @@ def _camera(value: Any, where: str) -> str | dict:
     if not isinstance(value, dict):
         raise ChapterError(f"{where}: expected a preset name or a table")
     allowed = {"frame", "yaw", "pitch", "margin", "target", "distance", "fov"}
-    unknown = set(value) - allowed
-    if unknown:
-        raise ChapterError(f"{where}.{sorted(unknown)[0]}: unknown camera field")
+    _unknown(set(value) - allowed, f"{where}.", "camera field")
     if "frame" not in value and "target" not in value:
         raise ChapterError(f"{where}: needs 'frame' (tensor globs) or 'target'")
     if "frame" in value:
         _strs(value["frame"], f"{where}.frame")
     for key in ("yaw", "pitch", "margin", "distance", "fov"):
-        if key in value and (
-            not isinstance(value[key], (int, float)) or isinstance(value[key], bool)
-        ):
-            raise ChapterError(f"{where}.{key}: expected a number")
+        if key in value and not _is_number(value[key]):
+            raise ChapterError(f"{where}.{key}: expected a finite number")
     if "target" in value:
         t = value["target"]
-        if not (
-            isinstance(t, list) and len(t) == 3 and all(isinstance(v, (int, float)) for v in t)
-        ):
-            raise ChapterError(f"{where}.target: expected [x, y, z]")
+        if not (isinstance(t, list) and len(t) == 3 and all(_is_number(v) for v in t)):
+            raise ChapterError(f"{where}.target: expected [x, y, z], three finite numbers")
         if "distance" not in value:
             raise ChapterError(f"{where}: 'target' needs 'distance'")
     return dict(value)
@@ -118,14 +129,14 @@ def _animation(value: Any, where: str) -> Animation:
     if not isinstance(value, dict):
         raise ChapterError(f"{where}: expected a table")
     kind = value.get("kind")
-    if kind not in ANIMATIONS:
+    if not isinstance(kind, str) or kind not in ANIMATIONS:
         raise ChapterError(f"{where}.kind: expected one of {', '.join(ANIMATIONS)}, got {kind!r}")
     fields = {k: v for k, v in value.items() if k != "kind"}
     spec: dict[str, type] = ANIMATIONS[kind]
     for key, v in fields.items():
         expected = spec.get(key)
         if expected is None:
-            raise ChapterError(f"{where}.{key}: not a field of a {kind!r} animation")
+            raise ChapterError(f"{where}.{_key(key)}: not a field of a {kind!r} animation")
         if not isinstance(v, expected):
             raise ChapterError(f"{where}.{key}: expected a {expected.__name__}")
     for key in REQUIRED_ANIMATION_FIELDS.get(kind, ()):
@@ -137,11 +148,12 @@ def _animation(value: Any, where: str) -> Animation:
             raise ChapterError(f"{where}.order: expected one of {', '.join(REVEAL_ORDERS)}")
     if kind == "dot":
         cell = fields["cell"]
-        if not (len(cell) == 2 and all(isinstance(c, int) and c >= 0 for c in cell)):
+        if not (len(cell) == 2 and all(type(c) is int and c >= 0 for c in cell)):
             raise ChapterError(f"{where}.cell: expected [row, col], two integers >= 0")
     return Animation(kind, fields)
 
 
+CHAPTER_FIELDS = {"id", "title", "model", "revealed", "steps"}
 STEP_FIELDS = {
     "title",
     "text",
@@ -159,9 +171,7 @@ STEP_FIELDS = {
 def _step(value: Any, where: str) -> Step:
     if not isinstance(value, dict):
         raise ChapterError(f"{where}: expected a table")
-    unknown = set(value) - STEP_FIELDS
-    if unknown:
-        raise ChapterError(f"{where}.{sorted(unknown)[0]}: unknown step field")
+    _unknown(set(value) - STEP_FIELDS, f"{where}.", "step field")
     for key in ("title", "text"):
         if not isinstance(value.get(key), str) or not value[key].strip():
             raise ChapterError(f"{where}.{key}: required, a non-empty string")
@@ -193,22 +203,20 @@ def _step(value: Any, where: str) -> Step:
 
 def load_chapter(path: Path) -> Chapter:
     path = Path(path)
+    name = _key(path.name)  # a file name holding a newline must not break the line
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ChapterError(f"{path.name}: file too large for a chapter")
+            raise ChapterError(f"{name}: file too large for a chapter")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
-        raise ChapterError(f"{path.name}: invalid TOML ({' '.join(str(e).split())})") from None
+        raise ChapterError(f"{name}: invalid TOML ({' '.join(str(e).split())})") from None
     except RecursionError:
-        raise ChapterError(f"{path.name}: invalid TOML (nested too deeply)") from None
+        raise ChapterError(f"{name}: invalid TOML (nested too deeply)") from None
     except UnicodeDecodeError:
-        raise ChapterError(f"{path.name}: not UTF-8 text") from None
+        raise ChapterError(f"{name}: not UTF-8 text") from None
     except OSError as e:
-        raise ChapterError(f"{path.name}: cannot read ({e.strerror})") from None
-    name = path.name
-    unknown = set(data) - {"id", "title", "model", "revealed", "steps"}
-    if unknown:
-        raise ChapterError(f"{name}: {sorted(unknown)[0]}: unknown chapter field")
+        raise ChapterError(f"{name}: cannot read ({e.strerror})") from None
+    _unknown(set(data) - CHAPTER_FIELDS, f"{name}: ", "chapter field")
     for key in ("id", "title"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise ChapterError(f"{name}: {key}: required, a non-empty string")
@@ -254,7 +262,7 @@ def load_chapters(directory: Path | None = None) -> ChapterSet:
             errors.append(str(e))
             continue
         if chapter.id in seen:
-            errors.append(f"{path.name}: id: {chapter.id!r} is used by another chapter")
+            errors.append(f"{_key(path.name)}: id: {chapter.id!r} is used by another chapter")
             continue
         seen.add(chapter.id)
         chapters.append(chapter)
