@@ -1,14 +1,11 @@
 """The real desktop window under Xvfb, driven with real mouse input from xdotool.
 
 Needs Xvfb, xdotool and ImageMagick's `import` (.ci/run installs them); without them these
-tests fail rather than skip.
+tests fail rather than skip (xwindow.require).
 """
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,104 +13,27 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from xwindow import app_env, running_app, screenshot, xdo, xvfb
 
 WIDTH, HEIGHT = 1280, 800
 PANEL_RIGHT = 360  # the model panel covers x < ~345 at the default font size
 WALK_LEFT = WIDTH - 460  # the walkthrough panel covers the right 450 px
 
 
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (apt-get install xvfb xdotool imagemagick)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def display():
-    xvfb = require("Xvfb")
-    require("xdotool")
-    require("import")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        [
-            xvfb,
-            "-displayfd",
-            str(write_fd),
-            "-screen",
-            "0",
-            f"{WIDTH}x{HEIGHT}x24",
-            "-nolisten",
-            "tcp",
-        ],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        number = f.readline().strip()
-    assert number, "Xvfb did not report a display"
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with xvfb(WIDTH, HEIGHT) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def app(display, tmp_path_factory):
-    home = tmp_path_factory.mktemp("app-home")  # settings and logs go here, not to the user's
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        LLMVIZ_CONFIG_DIR=str(home / "config"),
-        LLMVIZ_STATE_DIR=str(home / "state"),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llmviz_desktop.cli"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    window = wait_for_window(env, proc)
-    xdo(env, "windowmove", window, "0", "0")
-    xdo(env, "windowsize", window, str(WIDTH), str(HEIGHT))
-    time.sleep(1.0)
-    yield env, window
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def xdo(env, *args: str) -> str:
-    out = subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=20)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
-def wait_for_window(env, proc) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"llmviz exited with {proc.returncode}: {proc.stdout.read()}")
-        out = subprocess.run(
-            ["xdotool", "search", "--name", "llmviz"], env=env, capture_output=True, text=True
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            time.sleep(2.0)  # first frames: model, shaders, fonts
-            return out.stdout.split()[0]
-        time.sleep(0.2)
-    pytest.fail("the llmviz window did not appear within 60 s")
-
-
-def screenshot(env) -> np.ndarray:
-    time.sleep(1.0)  # camera flights (0.6 s) finish; then a few frames at 60 fps
-    png = subprocess.run(
-        ["import", "-window", "root", "png:-"], env=env, capture_output=True, timeout=30
-    ).stdout
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    env = app_env(display, tmp_path_factory.mktemp("app-home"))
+    with running_app(env) as (_, window):
+        xdo(env, "windowmove", window, "0", "0")
+        xdo(env, "windowsize", window, str(WIDTH), str(HEIGHT))
+        time.sleep(1.0)
+        yield env, window
 
 
 def scene_mask(img: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 from .camera import Camera, fly
 from .errors import report
 from .learning import Learning
+from .pacing import FramePacer
 from .picking import pick_box, pick_cell
 from .render.context import GLUnavailable, check_version
 from .render.frame import FrameRenderer
@@ -64,6 +65,8 @@ class LlmvizWindow(mglw.WindowConfig):
         self._mouse = (0.0, 0.0)
         self._press: tuple[float, float] | None = None  # where a left press started (click?)
         self._fps_frames, self._fps_time = 0, 0.0
+        self.pacer = FramePacer()
+        self._iconified = False
 
     # ---- coordinates -----------------------------------------------------------------------
 
@@ -97,7 +100,45 @@ class LlmvizWindow(mglw.WindowConfig):
     def _stop_flight(self) -> None:
         self._flight = None
 
+    def _animating(self) -> bool:
+        """Something moves on its own: keep the full frame rate."""
+        s = self.state
+        learning, player, sup = s.learning, s.player, s.superposition
+        return bool(
+            self._flight is not None
+            or self._press is not None
+            or (player is not None and player.playing and player.active)
+            or (
+                learning is not None and learning.training is not None and learning.training.running
+            )
+            or (learning is not None and learning.replay is not None and learning.replay_playing)
+            or (sup is not None and (sup.running or sup.busy))
+        )
+
+    def _pace(self, frame_start: float, hidden: bool = False) -> None:
+        """Wait out the rest of this frame (see pacing.py). When idle or hidden, glfw's wait
+        returns at the first input event, so the app answers at once rather than 100 ms later."""
+        now = time_module.perf_counter()
+        animating = not hidden and self._animating()
+        wait = self.pacer.wait(frame_start, now, animating, hidden)
+        if wait <= 0.0:
+            return
+        if (hidden or self.pacer.idle(now, animating)) and self.wnd.name == "glfw":
+            import glfw
+
+            glfw.wait_events_timeout(wait)
+        else:
+            time_module.sleep(wait)
+
+    def _touch(self) -> None:
+        self.pacer.touch(time_module.perf_counter())
+
+    def on_iconify(self, iconified: bool) -> None:
+        self._iconified = iconified
+        self._touch()
+
     def on_render(self, time: float, frame_time: float) -> None:
+        frame_start = time_module.perf_counter()
         self._time = time
         if self._flight is not None:
             start, end, t0 = self._flight
@@ -106,8 +147,8 @@ class LlmvizWindow(mglw.WindowConfig):
             if progress >= 1.0:
                 self._flight = None
         self.input.set_delta_time(frame_time)
-        if self.state.width == 0 or self.state.height == 0:
-            time_module.sleep(0.05)  # minimised: draw nothing, and do not spin the CPU
+        if self._iconified or self.state.width == 0 or self.state.height == 0:
+            self._pace(frame_start, hidden=True)  # minimised: draw nothing, do not spin the CPU
             return
         self._fps_frames += 1
         self._fps_time += frame_time
@@ -143,6 +184,7 @@ class LlmvizWindow(mglw.WindowConfig):
             learning.start_training(self.state)
         if learning is not None and actions.learn.open_dir:
             learning.open(actions.learn.open_dir, self.state)
+        self._pace(frame_start)
 
     def _walk_actions(self, actions) -> None:
         s = self.state
@@ -198,15 +240,18 @@ class LlmvizWindow(mglw.WindowConfig):
     # ---- events ----------------------------------------------------------------------------
 
     def on_resize(self, width: int, height: int) -> None:
+        self._touch()
         self.state.width, self.state.height = self.wnd.buffer_size
         self.input.resize(width, height, *self.wnd.buffer_size)
 
     def on_mouse_position_event(self, x, y, dx, dy) -> None:
+        self._touch()
         self.input.mouse_position_event(x, y, dx, dy)
         self._mouse = (x, y)
         self.state.mouse = None if self.input.wants_mouse() else self._px(x, y)
 
     def on_mouse_press_event(self, x, y, button) -> None:
+        self._touch()
         self.input.mouse_press_event(x, y, button)
         if self.input.wants_mouse():
             return
@@ -224,6 +269,7 @@ class LlmvizWindow(mglw.WindowConfig):
                 self._drag_depth = float((point - cam.eye()) @ cam.forward())
 
     def on_mouse_release_event(self, x, y, button) -> None:
+        self._touch()
         self.input.mouse_release_event(x, y, button)
         self._drag_depth = None
         press, self._press = self._press, None
@@ -239,6 +285,7 @@ class LlmvizWindow(mglw.WindowConfig):
         s.pinned = hit
 
     def on_mouse_drag_event(self, x, y, dx, dy) -> None:
+        self._touch()
         self.input.mouse_drag_event(x, y, dx, dy)
         self._mouse = (x, y)
         self.state.mouse = self._px(x, y)
@@ -252,6 +299,7 @@ class LlmvizWindow(mglw.WindowConfig):
             s.camera = s.camera.orbited(pdx, pdy)
 
     def on_mouse_scroll_event(self, x_offset: float, y_offset: float) -> None:
+        self._touch()
         self.input.mouse_scroll_event(x_offset, y_offset)
         if self.input.wants_mouse() or y_offset == 0:
             return
@@ -267,9 +315,11 @@ class LlmvizWindow(mglw.WindowConfig):
         s.camera = s.camera.zoomed(ZOOM_STEP ** float(np.sign(y_offset)), anchor)
 
     def on_unicode_char_entered(self, char: str) -> None:
+        self._touch()
         self.input.unicode_char_entered(char)
 
     def on_key_event(self, key, action, modifiers) -> None:
+        self._touch()
         self.input.key_event(key, action, modifiers)
         keys = self.wnd.keys
         if action != keys.ACTION_PRESS or self.input.wants_keyboard():
