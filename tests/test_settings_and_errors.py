@@ -154,3 +154,39 @@ def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert out.read_bytes() == b"previous image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shim", "shot.png"]
+
+
+def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch):
+    """What the window does each frame with the walkthrough (errors.contained): a failing
+    animation gives one error line and a logged traceback; the next frames work again."""
+    monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
+    from llmviz_desktop import errors
+    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.walkthrough import stage as stage_module
+    from llmviz_desktop.walkthrough.chapters import load_chapters
+    from llmviz_desktop.walkthrough.player import Player
+
+    errors.logger.cache_clear()
+    model = load_model("nano-sort")
+    state = AppState(model, camera_preset("overview", model.scene, 640, 360), width=640, height=360)
+    state.player = Player(load_chapters())
+    state.player.active = True
+    stage = stage_module.Stage()
+    real = stage_module.frame_at
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom in an animation")
+
+    try:
+        monkeypatch.setattr(stage_module, "frame_at", broken)
+        for _ in range(3):  # the same failure every frame is shown once
+            assert not errors.contained(state.errors, "walkthrough", stage.frame, state)
+        assert len(state.errors) == 1 and "boom in an animation" in state.errors[0]
+        assert len(state.errors[0].splitlines()) == 1
+        log = (tmp_path / "llmviz.log").read_text()
+        assert "Traceback" in log and "ZeroDivisionError: boom" in log
+        monkeypatch.setattr(stage_module, "frame_at", real)
+        assert errors.contained(state.errors, "walkthrough", stage.frame, state)
+        assert state.walk is not None
+    finally:
+        errors.logger.cache_clear()

@@ -9,7 +9,7 @@ import moderngl_window as mglw
 import numpy as np
 
 from .camera import Camera, fly
-from .errors import report
+from .errors import contained
 from .learning import Learning
 from .pacing import FramePacer
 from .picking import pick_box, pick_cell
@@ -84,12 +84,7 @@ class LlmvizWindow(mglw.WindowConfig):
 
     def _contained(self, where: str, fn, *args) -> None:
         """An exception in an animation or the training glue is shown, logged, survived."""
-        try:
-            fn(*args)
-        except Exception as e:
-            message = report(where, e)
-            if message not in self.state.errors:
-                self.state.errors.append(message)
+        if not contained(self.state.errors, where, fn, *args):
             if where == "walkthrough" and self.state.player is not None:
                 self.state.player.playing = False
 

@@ -41,3 +41,26 @@ def report(where: str, exc: BaseException) -> str:
     logger().error("%s failed:\n%s", where, tb)
     first = (str(exc).splitlines() or [""])[0][:200]
     return f"{where}: {type(exc).__name__}: {first} (details in {log_path()})"
+
+
+MAX_SHOWN = 5  # the error panel keeps the latest few distinct lines
+
+
+def record(shown: list[str], where: str, exc: BaseException) -> str:
+    """report() it and add its line to `shown` (the error panel's list), once."""
+    message = report(where, exc)
+    if message not in shown:
+        shown.append(message)
+        del shown[:-MAX_SHOWN]
+    return message
+
+
+def contained(shown: list[str], where: str, fn, *args) -> bool:
+    """Run fn(*args); an Exception is recorded (logged, shown) instead of ending the app.
+    True when fn finished."""
+    try:
+        fn(*args)
+    except Exception as e:
+        record(shown, where, e)
+        return False
+    return True

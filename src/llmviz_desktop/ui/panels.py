@@ -82,12 +82,9 @@ def guarded(state: AppState, where: str, draw, *args) -> None:
         draw(*args)
     except Exception as e:
         imgui.internal.error_recovery_try_to_recover_state(saved)
-        from ..errors import report
+        from ..errors import record
 
-        message = report(where, e)
-        if message not in state.errors:
-            state.errors.append(message)
-            del state.errors[:-5]
+        record(state.errors, where, e)
 
 
 def draw_errors(state: AppState) -> None:
