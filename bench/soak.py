@@ -78,11 +78,6 @@ def main() -> int:
     failed |= bool(errors)
     print("actions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items())))
     print("frames shown: " + ", ".join(f"{k} {v}" for k, v in sorted(report.coverage.items())))
-    if report.stale_pins:
-        print(
-            f"stale pins dropped by the soak: {report.stale_pins} (a pinned cell outlived the "
-            "scene it was clicked in; see llmviz_desktop.soak.SoakDriver._drop_stale_pin)"
-        )
     return 1 if failed else 0
 
 

@@ -259,3 +259,33 @@ def test_hovering_a_title_shows_shape_and_parameter_count(nano, tmp_path):
     title = report["title_hover"]
     assert title["tensor"] == label.box and title["shape"] == [box.rows, box.cols]
     assert title["count"] == box.rows * box.cols
+
+
+def test_a_pin_is_dropped_when_its_scene_goes_and_kept_when_only_numbers_change(nano, gpt3):
+    """A cell pinned on GPT-3 and then a walkthrough step (or training) that shows nano-sort:
+    the pin's box index means nothing there, so the tooltip is dropped, not read from another
+    tensor (or past the end of the box list). New weights in the same layout keep it."""
+    from llmviz_desktop.hover import HoverTracker
+    from llmviz_desktop.picking import CellHit
+    from llmviz_desktop.state import AppState, with_params
+
+    index = max(range(len(gpt3.scene.boxes)), key=lambda i: gpt3.scene.boxes[i].rows)
+    box = gpt3.scene.boxes[index]
+    assert index >= len(nano.scene.boxes) or nano.scene.boxes[index].rows < box.rows
+    state = AppState(gpt3, camera_preset("overview", gpt3.scene, W, H), width=W, height=H)
+    state.pinned = CellHit(index, box, box.rows - 1, 0, np.zeros(3), 1.0)
+    tracker = HoverTracker()
+    assert tracker.update(state) is not None
+    state.model = nano
+    assert tracker.update(state) is None and state.pinned is None
+
+    box = nano.scene.by_name["probs"]
+    index = nano.scene.boxes.index(box)
+    state.pinned = CellHit(index, box, 0, 1, np.zeros(3), 1.0)
+    before = tracker.update(state)
+    params = {k: v * 0.5 for k, v in nano.params.items()}
+    state.model = with_params(nano, params)
+    after = tracker.update(state)
+    assert state.pinned is not None and after is not None
+    assert after.hit.box.name == "probs" and (after.hit.row, after.hit.col) == (0, 1)
+    assert before is not None

@@ -26,9 +26,8 @@ Every `sample_every` frames (after a gc.collect()) the live GL objects (render.g
 the resident memory (VmRSS) are recorded; `SoakReport.growth()` compares the end of the run
 with the first sample after warm-up.
 
-One workaround: a pinned cell that outlives its scene (the walkthrough or training changed the
-model under it) is dropped before the frame and counted in SoakReport.stale_pins; the app
-itself would raise in hover.hover_info (see SoakDriver._drop_stale_pin).
+A pin that outlives its scene (the walkthrough or training changed the model under it) is the
+app's to drop (hover.HoverTracker); the script leaves it to the app.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -129,7 +127,6 @@ class SoakReport:
     coverage: dict[str, int]  # frames by what they showed (model, hover, pinned, walkthrough)
     gl_errors: list[tuple[int, str]]  # (frame, error) found at a sample
     gl_error: str  # ctx.error after the last frame
-    stale_pins: int = 0  # pins dropped because the shown scene changed under them (see notes)
     renderer: str = ""
 
     @property
@@ -196,7 +193,6 @@ class SoakDriver:
     seed: int = 0
     actions: Counter = field(default_factory=Counter)
     coverage: Counter = field(default_factory=Counter)
-    stale_pins: int = 0
 
     def __post_init__(self) -> None:
         from .learning import Learning
@@ -250,7 +246,6 @@ class SoakDriver:
         player.advance(FRAME_TIME)
         s.learning.update(s, self.now, FRAME_TIME)
         self.stage.frame(s)
-        self._drop_stale_pin()
         self.session.render(s)
         self.coverage[f"model:{s.model.name}"] += 1
         self.coverage["hovered"] += s.hover is not None
@@ -258,25 +253,6 @@ class SoakDriver:
         self.coverage["walkthrough"] += s.walk is not None
         self.coverage["playing"] += bool(player.playing and player.active)
         self.coverage["trained weights"] += s.model.label.startswith("training")
-
-    def _drop_stale_pin(self) -> None:
-        """A pinned cell belongs to the scene it was clicked in. The walkthrough (Stage) and
-        Learning.update change state.model without unpinning (only the window's model switch
-        and input box do), and HoverTracker then reads the new scene at the old box index and
-        cell: an IndexError in hover.hover_info / explain when that box is missing or smaller
-        (a pin made on GPT-3, then a nano-sort step), another tensor when it is not. Until the
-        app drops such pins, the soak does it here and counts them. A pin whose box has the
-        same name and shape in the new scene (same layout, other weights or input) is kept."""
-        s = self.state
-        pin = s.pinned
-        if pin is None:
-            return
-        boxes = s.model.scene.boxes
-        box = boxes[pin.box_index] if pin.box_index < len(boxes) else None
-        old: Any = pin.box  # a TensorBox (CellHit types it as object)
-        if box is None or (box.name, box.rows, box.cols) != (old.name, old.rows, old.cols):
-            s.pinned = None
-            self.stale_pins += 1
 
     def _count(self, kind: str) -> None:
         self.actions[kind] += 1
@@ -564,7 +540,6 @@ def run_soak(
             coverage=dict(driver.coverage),
             gl_errors=errors,
             gl_error=ctx.error,
-            stale_pins=driver.stale_pins,
             renderer=ctx.info.get("GL_RENDERER", ""),
         )
     finally:
