@@ -3,6 +3,7 @@ minimised window neither crashes nor spins."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from xwindow import app_env, cpu_share, require, running_app, screenshot, xdo, xvfb
 
@@ -166,3 +168,31 @@ def test_a_window_shrunk_to_one_pixel_survives_and_grows_back(managed):
     xdo(env, "windowsize", "--sync", window, "1000", "650")
     assert coloured_pixels(screenshot(env)) > 2000, "the scene did not come back"
     alive_without_errors(proc, home)
+
+
+def test_a_killed_session_loses_nothing(tmp_path):
+    """Settings are saved within seconds of a change, not only at a clean exit: after a
+    SIGKILL the next launch opens at the same size, in the same walkthrough step."""
+    with xvfb(1280, 800) as display:
+        env = app_env(display, tmp_path)
+        with running_app(env) as (proc, window):
+            xdo(env, "windowmove", window, "0", "0")
+            xdo(env, "windowsize", "--sync", window, "1100", "700")
+            xdo(env, "mousemove", "700", "690")  # over empty space, away from the panels
+            for _ in range(2):
+                xdo(env, "key", "Right")
+                time.sleep(0.3)
+            time.sleep(3.0)  # past SETTINGS_EVERY_S
+            before = screenshot(env)[:700, :1100]
+            proc.kill()
+            proc.wait(timeout=10)
+        saved = json.loads((tmp_path / "config" / "settings.json").read_text())
+        assert (saved["window_width"], saved["window_height"]) == (1100, 700)
+        assert saved["chapter"] == "overview" and saved["step"] == 2, saved
+        with running_app(env) as (proc, window):
+            xdo(env, "windowmove", window, "0", "0")
+            xdo(env, "mousemove", "700", "690")
+            after = screenshot(env)[:700, :1100]
+        panel = (slice(40, 660), slice(1100 - 450, 1100 - 10))  # the walkthrough panel
+        diff = np.abs(after[panel] - before[panel]).max(axis=-1)
+        assert (diff > 40).mean() < 0.002, "the walkthrough did not come back at the same step"

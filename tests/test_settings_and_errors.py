@@ -190,3 +190,30 @@ def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeyp
         assert state.walk is not None
     finally:
         errors.logger.cache_clear()
+
+
+def test_panels_keep_their_edge_when_the_window_resizes():
+    """The walkthrough panel docked on the right stays on the right edge when the window
+    narrows or widens (Dear ImGui alone keeps it at its old x: cut off, or floating)."""
+    from imgui_bundle import imgui
+
+    from llmviz_desktop.render_cli import HeadlessSession
+    from llmviz_desktop.state import AppState, camera_preset, load_model
+
+    model = load_model("nano-sort")
+    session = HeadlessSession(1280, 720)
+    try:
+        state = AppState(
+            model, camera_preset("overview", model.scene, 1280, 720), width=1280, height=720
+        )
+        gaps = []
+        for width in (1280, 1000, 1600, 1280):
+            session.ui.width = state.width = width
+            session.render(state)
+            panel = imgui.internal.find_window_by_name("Walkthrough")
+            model_panel = imgui.internal.find_window_by_name("llmviz")
+            gaps.append(width - (panel.pos.x + panel.size.x))
+            assert model_panel.pos.x < 20  # the left-docked panel stays left
+        assert max(gaps) - min(gaps) < 1.0 and 0 <= gaps[0] < 30, gaps
+    finally:
+        session.release()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time as time_module
+from dataclasses import asdict
 
 import moderngl_window as mglw
 import numpy as np
@@ -25,6 +26,8 @@ from .walkthrough.chapters import load_chapters
 from .walkthrough.player import Player
 from .walkthrough.stage import Stage
 
+SETTINGS_EVERY_S = 2.0  # changed settings are saved this soon, not only at exit: a crash or a
+# killed session keeps them
 ZOOM_STEP = 0.85  # distance factor per scroll notch
 FLY_SECONDS = 0.6  # Home / R / F animate the camera over this long
 
@@ -55,6 +58,9 @@ class LlmvizWindow(mglw.WindowConfig):
         self.state.learning = Learning()
         self.settings = self.startup_settings
         self._apply_settings(self.settings)
+        self._saved = asdict(self.settings)
+        self._saved_at = 0.0
+        self._save_error = ""
         if self.startup_warning:
             self.state.status = self.startup_warning
         self.stage = Stage()
@@ -179,6 +185,9 @@ class LlmvizWindow(mglw.WindowConfig):
             learning.start_training(self.state)
         if learning is not None and actions.learn.open_dir:
             learning.open(actions.learn.open_dir, self.state)
+        if time - self._saved_at >= SETTINGS_EVERY_S:
+            self._saved_at = time
+            self._save_if_changed()
         self._pace(frame_start)
 
     def _walk_actions(self, actions) -> None:
@@ -360,6 +369,21 @@ class LlmvizWindow(mglw.WindowConfig):
                 player.set_chapter(ids.index(s.chapter))
                 player.goto_step(s.step)
 
+    def _save_if_changed(self) -> None:
+        """Write the settings when they differ from what is on disk; a failure (a full disk)
+        is said once in the status line, and the previous file stays as it was."""
+        current = asdict(self._current_settings())
+        if current == self._saved:
+            return
+        try:
+            save_settings(self.settings)
+        except OSError as e:
+            message = f"settings not saved ({e.strerror or e})"
+            if message != self._save_error:
+                self._save_error = self.state.status = message
+            return
+        self._saved, self._save_error = current, ""
+
     def _current_settings(self) -> Settings:
         st, s = self.state, self.settings
         s.window_width, s.window_height = self.wnd.size
@@ -402,7 +426,8 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
         "model_spec": model_spec or settings.model,
         "startup_settings": settings,
         "startup_warning": warning,
-        "window_size": (settings.window_width, settings.window_height),
+        # a window last shrunk to a sliver opens at a usable size
+        "window_size": (max(settings.window_width, 480), max(settings.window_height, 320)),
     }
     LlvizConfig = type("LlvizConfig", (LlmvizWindow,), attrs)
     import warnings

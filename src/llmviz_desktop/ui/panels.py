@@ -49,8 +49,40 @@ class UIActions:
     analysis: AnalysisActions = field(default_factory=AnalysisActions)
 
 
+# panels placed against an edge of the window; they keep that edge when the window resizes
+DOCKED_PANELS = ("Walkthrough", "Analysis", "Superposition", "llmviz")
+_last_display: list[float] = []  # the display size at the previous frame (this imgui context)
+
+
+def follow_window_resize() -> None:
+    """Dear ImGui keeps a window's position in pixels from the top-left, so after the window
+    grows or shrinks a panel docked on the right would float mid-screen or be cut off. Move
+    each panel with the edge it is nearest: right third by the change in width, middle third
+    by half of it, and likewise bottom third by the change in height; then keep its title bar
+    on screen."""
+    io = imgui.get_io()
+    now = [io.display_size.x, io.display_size.y]
+    before, _last_display[:] = list(_last_display), now
+    if not before or before == now or min(now) <= 0 or min(before) <= 0:
+        return
+    em = imgui.get_font_size()
+    for name in DOCKED_PANELS:
+        window = imgui.internal.find_window_by_name(name)
+        if window is None:
+            continue
+        pos = [window.pos.x, window.pos.y]
+        for axis in (0, 1):
+            centre = (pos[axis] + window.size[axis] / 2) / before[axis]
+            share = 0.0 if centre < 1 / 3 else 1.0 if centre > 2 / 3 else 0.5
+            pos[axis] += share * (now[axis] - before[axis])
+        x = min(max(pos[0], 0.0), max(now[0] - 4 * em, 0.0))
+        y = min(max(pos[1], 0.0), max(now[1] - 2 * em, 0.0))
+        imgui.set_window_pos(name, ImVec2(x, y))
+
+
 def draw_ui(state: AppState) -> UIActions:
     actions = UIActions()
+    follow_window_resize()
     state.title_hover = None
     if state.show_labels:
         guarded(state, "labels", draw_labels, state)
