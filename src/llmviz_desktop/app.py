@@ -122,6 +122,7 @@ class LlmvizWindow(mglw.WindowConfig):
         now = time_module.perf_counter()
         animating = not hidden and self._animating()
         wait = self.pacer.wait(frame_start, now, animating, hidden)
+        self.state.idle = self.pacer.idle(now, animating)
         if wait <= 0.0:
             return
         if (hidden or self.pacer.idle(now, animating)) and self.wnd.name == "glfw":

@@ -153,6 +153,7 @@ class AppState:
     show_ui: bool = True  # the panels (labels are separate): off for clean captures
     show_stats: bool = True  # fps / frame time in the panel (off for reproducible images)
     fps: float = 0.0
+    idle: bool = False  # the window redraws at its idle rate (pacing.py)
     frame_ms: float = 0.0
     width: int = 1280
     height: int = 720

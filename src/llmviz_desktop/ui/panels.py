@@ -253,6 +253,8 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             state.superposition.visible = True
         if state.show_stats:
             fps = f"{state.fps:5.1f} fps · " if state.fps else ""
+            if state.idle:  # the pacer slowed the redraw: say so rather than look slow
+                fps = f"idle, {state.fps:.0f} fps · "
             imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
         if state.status:
             imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
