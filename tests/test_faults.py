@@ -76,35 +76,59 @@ def test_window_without_opengl_3_3_exits_2_with_one_line(tmp_path):
     assert len(errors) == 1 and "OpenGL 3.3" in errors[0]
 
 
-def test_a_zero_sized_framebuffer_draws_nothing_and_waits():
-    """A 0x0 framebuffer (what a minimised window reports on some platforms; X cannot make
-    one, so on_render runs on a stand-in window): nothing is drawn, and each frame waits
-    instead of spinning."""
+def stand_in_window(width: int, height: int):
+    """LlmvizWindow's methods on a stand-in for the moderngl-window object (no GL, no glfw),
+    showing nano-sort's overview at width x height."""
     from llmviz_desktop.app import LlmvizWindow
-    from llmviz_desktop.pacing import HIDDEN_WAIT_S, FramePacer
+    from llmviz_desktop.pacing import FramePacer
     from llmviz_desktop.state import AppState, camera_preset, load_model
 
-    class Stub:
+    class StandIn:
         _pace = LlmvizWindow._pace
         _animating = LlmvizWindow._animating
+        _touch = LlmvizWindow._touch
+        on_render = LlmvizWindow.on_render
+        on_resize = LlmvizWindow.on_resize
 
         def __init__(self):
             m = load_model("nano-sort")
-            self.state = AppState(
-                m, camera_preset("overview", m.scene, 640, 360), width=0, height=0
-            )
-            self.input = SimpleNamespace(set_delta_time=lambda dt: None)
-            self.wnd = SimpleNamespace(name="stand-in")  # no glfw: a plain sleep
+            cam = camera_preset("overview", m.scene, max(width, 1), max(height, 1))
+            self.state = AppState(m, cam, width=width, height=height)
+            self.input = SimpleNamespace(set_delta_time=lambda dt: None, resize=lambda *a: None)
+            self.wnd = SimpleNamespace(name="stand-in", buffer_size=(width, height))
             self.frame = None  # drawing would fail on this
             self._flight = None
             self._iconified = False
             self.pacer = FramePacer()
 
-    stub = Stub()
+    return StandIn()
+
+
+def test_a_zero_sized_framebuffer_draws_nothing_and_waits():
+    """A 0x0 framebuffer (what a minimised window reports on some platforms; X cannot make
+    one): nothing is drawn, and each frame waits instead of spinning."""
+    from llmviz_desktop.pacing import HIDDEN_WAIT_S
+
+    window = stand_in_window(0, 0)
     start = time.perf_counter()
     for _ in range(3):
-        LlmvizWindow.on_render(stub, 0.0, 0.016)
+        window.on_render(0.0, 0.016)
     assert time.perf_counter() - start >= 3 * HIDDEN_WAIT_S * 0.9
+
+
+def test_resizing_reframes_an_untouched_overview_and_keeps_a_chosen_view():
+    from llmviz_desktop.state import camera_preset
+
+    window = stand_in_window(1280, 800)
+    scene = window.state.model.scene
+    window.wnd.buffer_size = (900, 600)
+    window.on_resize(900, 600)
+    assert window.state.camera == camera_preset("overview", scene, 900, 600)
+    chosen = window.state.camera.orbited(40.0, 0.0)
+    window.state.camera = chosen
+    window.wnd.buffer_size = (1280, 800)
+    window.on_resize(1280, 800)
+    assert window.state.camera == chosen
 
 
 @pytest.fixture(scope="module")

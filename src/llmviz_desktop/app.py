@@ -246,7 +246,13 @@ class LlmvizWindow(mglw.WindowConfig):
 
     def on_resize(self, width: int, height: int) -> None:
         self._touch()
-        self.state.width, self.state.height = self.wnd.buffer_size
+        s = self.state
+        old = (s.width, s.height)
+        # an untouched overview is re-framed for the new size; a view the user chose is kept
+        home = min(old) > 0 and s.camera == camera_preset("overview", s.model.scene, *old)
+        s.width, s.height = self.wnd.buffer_size
+        if home and min(s.width, s.height) > 0:
+            s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
         self.input.resize(width, height, *self.wnd.buffer_size)
 
     def on_mouse_position_event(self, x, y, dx, dy) -> None:

@@ -34,6 +34,7 @@ CAMERA_PRESETS = ("overview", "front", "top-layer", "output")
 PANEL_PX = 340.0  # the model panel's width at the default font size
 SECTION_LABEL_PX = 220.0  # room for the section labels right of the model
 RIGHT_PANEL_PX = 450.0  # the walkthrough panel (27 em at 16 px, plus margins)
+TOP_BAR_PX = 40.0  # the collapsed Analysis panel's title bar across the top of the free area
 
 
 @dataclass
@@ -215,11 +216,14 @@ def camera_preset(name: str, scene: Scene, width: int, height: int, panels: bool
     read as 3D."""
     lo, hi = np.asarray(scene.bounds[0], float), np.asarray(scene.bounds[1], float)
     if name == "overview":
-        # the model and its section labels (right of it) centred between the panels
-        cam = Camera(yaw=-14.0, pitch=6.0).framing(lo, hi, width, height, margin=1.04)
+        # the model and its section labels (right of it) centred between the panels, and
+        # below the Analysis title bar
+        top = TOP_BAR_PX if panels and height > 4 * TOP_BAR_PX else 0.0
+        margin = 1.04 * height / (height - top)
+        cam = Camera(yaw=-14.0, pitch=6.0).framing(lo, hi, width, height, margin=margin)
         left, right = free_area(width) if panels else (0.0, float(width))
         centre = (left + right) / 2 - SECTION_LABEL_PX / 2
-        return cam.panned(centre - width / 2, 0.0, height)
+        return cam.panned(centre - width / 2, top / 2, height)
     if name == "front":
         return Camera().framing(lo, hi, width, height, margin=1.02)
     if name in ("top-layer", "output"):
