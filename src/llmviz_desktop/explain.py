@@ -269,10 +269,7 @@ def _parse(scene: Scene, box: TensorBox) -> _Info:
 
 def _info(scene: Scene, name: str) -> _Info:
     """Per-box information, parsed once per scene on first use (stored on the scene)."""
-    cache: dict[str, _Info] | None = scene.__dict__.get(_CACHE_ATTR)
-    if cache is None:
-        cache = {}
-        object.__setattr__(scene, _CACHE_ATTR, cache)  # Scene is frozen
+    cache: dict[str, _Info] = scene.cached(_CACHE_ATTR, dict)
     info = cache.get(name)
     if info is None:
         info = cache[name] = _parse(scene, scene.by_name[name])

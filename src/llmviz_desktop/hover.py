@@ -38,7 +38,7 @@ def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
     ]
     links = []
     here = _cell_centre(hit.box, r, c)
-    index = getattr(scene, "index_of", None) or {b.name: k for k, b in enumerate(scene.boxes)}
+    index = scene.index_of
     for src in ex.sources:
         k = index.get(src.box)
         if k is None:

@@ -156,7 +156,9 @@ def output_row(state) -> str | None:
     if model.trace is None or model.config.vocab is None:
         return None
     out = model.scene.by_name.get("output_tokens")
-    k = model.scene.boxes.index(out)
+    if out is None:
+        return None
+    k = model.scene.index_of[out.name]
     fraction = state.walk.reveal.get(k, (1.0, 0))[0] if state.walk else 1.0
     shown = int(round(fraction * out.cols))
     pred = model.trace["probs"][0].argmax(-1)

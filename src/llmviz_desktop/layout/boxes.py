@@ -238,5 +238,10 @@ class Scene:
             object.__setattr__(self, name, compute())  # the dataclass is frozen
         return self.__dict__[name]
 
+    @property
+    def index_of(self) -> dict[str, int]:
+        """Box name -> its position in `boxes` (the renderer's instance index)."""
+        return self.cached("_index_of", lambda: {b.name: k for k, b in enumerate(self.boxes)})
+
     def layer_boxes(self, layer: int) -> list[TensorBox]:
         return [b for b in self.boxes if b.layer == layer]

@@ -214,7 +214,7 @@ def _lookup(frame, step, p, model) -> None:
     """Token column of wte and column t of wpe fly into tok_emb / pos_emb, then both fly into
     emb and add; then every other position does the same at once."""
     scene, t = model.scene, frame.t
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     T = scene.n_tokens
     token = int(model.trace.tokens[0, t])
     tok, pos, emb = idx["tok_emb"], idx["pos_emb"], idx["emb"]
@@ -260,7 +260,7 @@ def _dot(frame, step, p, model) -> None:
     """One output value term by term: the k-th input x weight pair lit in turn with the
     running sum (first 65%), then the bias, then the value appears; then the whole tensor."""
     scene, trace, params = model.scene, model.trace, model.params
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     name = step.animation.get("tensor")
     box_k = idx[name]
     box = scene.boxes[box_k]
@@ -315,7 +315,7 @@ def _dot(frame, step, p, model) -> None:
 def _softmax(frame, step, p, model) -> None:
     scene, t = model.scene, frame.t
     head = step.animation.get("tensor").rsplit(".", 1)[0]
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     T = scene.n_tokens
     parts = [idx[f"{head}.{n}"] for n in ("scores", "max", "expsum", "probs")]
     spans = [(0.0, 0.25), (0.3, 0.45), (0.5, 0.65), (0.7, 0.85)]
@@ -343,7 +343,7 @@ def _softmax(frame, step, p, model) -> None:
 def _layernorm(frame, step, p, model) -> None:
     scene, t = model.scene, frame.t
     prefix = step.animation.get("prefix")
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     T = scene.n_tokens
     parts = [idx[f"{prefix}.{n}"] for n in ("mean", "rstd", "out")]
     spans = [(0.0, 0.2), (0.25, 0.45), (0.5, 0.75)]
@@ -372,7 +372,7 @@ def _sample(frame, step, p, model) -> None:
     from .. import sampling
 
     scene, t, trace = model.scene, frame.t, model.trace
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     probs = sampling.distribution(model, t)
     vocab = model.config.vocab or tuple(str(v) for v in range(len(probs)))
     frame.bars = [(vocab[v], float(probs[v])) for v in range(len(probs))]
@@ -389,7 +389,7 @@ def _autoregressive(frame, step, p, model) -> None:
     T = scene.n_tokens
     n_input = len(model.input_text) if model.input_text else T
     n_new = T - n_input + 1  # predictions made at positions n_input-1 .. T-1
-    idx = {b.name: k for k, b in enumerate(scene.boxes)}
+    idx = scene.index_of
     g = min(int(p * n_new), n_new - 1)  # which generation step
     q = p * n_new - g  # progress within it
     col = n_input - 1 + g  # the column being computed
