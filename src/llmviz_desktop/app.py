@@ -72,6 +72,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self._press: tuple[float, float] | None = None  # where a left press started (click?)
         self._fps_frames, self._fps_time = 0, 0.0
         self.pacer = FramePacer()
+        self.pacer.touch(time_module.perf_counter())  # the first frames settle fonts and panels
         self._iconified = False
 
     # ---- coordinates -----------------------------------------------------------------------

@@ -5,6 +5,10 @@ unchanged picture as fast as the CPU allows (a whole core, and the training thre
 The pacer caps drawing at ACTIVE_FPS while something moves or the user is at work, drops to
 IDLE_FPS once nothing has happened for IDLE_AFTER_S, and nearly stops while the window is
 minimised (or has no pixels): then it only wakes to see whether it is back.
+
+Idle frames are still drawn (not skipped): after a swap the back buffer's contents are
+undefined, and Mesa's software path under X shows a black window if a frame is swapped
+without being drawn.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ACTIVE_FPS = 60.0
-IDLE_FPS = 10.0
+IDLE_FPS = 5.0  # nothing changes while idle; input wakes the window at once regardless
 IDLE_AFTER_S = 2.0  # longer than any camera flight a key or click starts (walkthrough: 1.5 s)
 HIDDEN_WAIT_S = 0.25
 
