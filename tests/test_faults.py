@@ -170,17 +170,28 @@ def test_an_idle_window_does_not_spin(managed):
     alive_without_errors(proc, home)
 
 
-def test_a_minimised_window_idles_and_comes_back(managed):
+def test_a_window_minimised_mid_animation_idles_and_comes_back_playing(managed):
+    """Minimised while the walkthrough plays: nothing is drawn and the CPU rests; restored,
+    the walkthrough goes on playing."""
     env, proc, window, home = managed
     shown = coloured_pixels(screenshot(env))
     assert shown > 2000, "the scene is not visible before minimising"
+    xdo(env, "mousemove", "700", "690")  # over empty space, away from the panels
+    xdo(env, "key", "Right")
+    xdo(env, "key", "space")  # play
+    time.sleep(0.5)
     xdo(env, "windowminimize", "--sync", window)
     time.sleep(0.5)
     share = cpu_share(proc.pid, 3.0)
     assert share < 0.1, f"minimised window used {share:.0%} of a core"
     assert coloured_pixels(screenshot(env)) < shown / 10, "still drawn while minimised"
     xdo(env, "windowactivate", "--sync", window)
-    assert coloured_pixels(screenshot(env)) > shown / 2, "the scene did not come back"
+    first = screenshot(env)
+    assert coloured_pixels(first) > shown / 2, "the scene did not come back"
+    second = screenshot(env)
+    panel = (slice(0, 700), slice(1024 - 450, 1024))  # the walkthrough panel: its timeline
+    assert (np.abs(second[panel] - first[panel]).max(axis=-1) > 40).sum() > 20, "not playing"
+    xdo(env, "key", "space")  # pause, for the tests after this one
     alive_without_errors(proc, home)
 
 
