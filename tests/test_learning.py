@@ -261,3 +261,18 @@ def test_export_needs_a_source(tmp_path):
         "export-video", "--checkpoints", str(tmp_path / "none"), "--out", str(tmp_path / "x.mkv")
     )
     assert result.returncode == 2 and "none" in result.stderr
+
+
+def test_opened_folders_become_recent_latest_first(run_dir, tmp_path):
+    """What the panel's 'recent' list and the settings keep: each folder opened, latest first,
+    once; a folder that fails to open is not remembered."""
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    model = load_model("nano-sort")
+    state = AppState(model, camera_preset("overview", model.scene, 640, 360))
+    learning = Learning(recent=["/gone/earlier"])
+    for folder in (run_dir, other, run_dir):
+        learning.open(str(folder), state)
+    assert learning.recent == [str(run_dir), str(other), "/gone/earlier"]
+    learning.open(str(tmp_path / "missing"), state)
+    assert learning.recent[0] == str(run_dir) and learning.message

@@ -21,10 +21,8 @@ def test_settings_round_trip(tmp_path):
         normalise="global",
         chapter="attention",
         step=2,
+        recent_checkpoints=["/runs/a", "/runs/b"],
     )
-    s.remember_checkpoints("/runs/a")
-    s.remember_checkpoints("/runs/b")
-    s.remember_checkpoints("/runs/a")
     save_settings(s, path)
     loaded, warning = load_settings(path)
     assert warning is None and loaded == s

@@ -17,7 +17,7 @@ from .picking import pick_box, pick_cell
 from .render.context import GLUnavailable, check_version
 from .render.frame import FrameRenderer
 from .sampling import Sampling
-from .settings import Settings, load_settings, save_settings
+from .settings import MAX_RECENT, Settings, load_settings, save_settings
 from .state import AppState, camera_preset, input_problem, load_model, random_input
 from .ui.headless import create_ui_context
 from .ui.imgui_input import ImguiInput
@@ -370,6 +370,8 @@ class LlmvizWindow(mglw.WindowConfig):
     def _apply_settings(self, s: Settings) -> None:
         st = self.state
         st.colors.symlog, st.colors.normalise = s.symlog, s.normalise
+        if st.learning is not None:
+            st.learning.recent = list(s.recent_checkpoints)
         player = st.player
         if player is not None and s.chapter:
             ids = [c.id for c in player.chapters.chapters]
@@ -400,9 +402,8 @@ class LlmvizWindow(mglw.WindowConfig):
         player = st.player
         if player is not None and player.active and player.chapters.chapters:
             s.chapter, s.step = player.chapter.id, player.step
-        learning = st.learning
-        if learning is not None and learning.replay is not None:
-            s.remember_checkpoints(str(learning.replay.directory))
+        if st.learning is not None:
+            s.recent_checkpoints = st.learning.recent[:MAX_RECENT]
         return s
 
     def on_close(self) -> None:

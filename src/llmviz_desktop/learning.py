@@ -3,7 +3,7 @@ replay and the app state; the UI edits the fields, the app calls update() each f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .model.config import preset
 from .replay import Replay, ReplayError, open_replay
@@ -27,6 +27,7 @@ class Learning:
     _shown: tuple | None = None
     _last_refresh: float = -1e9
     message: str = ""
+    recent: list[str] = field(default_factory=list)  # replayed folders, latest first (settings)
 
     def start_training(self, state: AppState) -> None:
         if self.training is None:
@@ -45,6 +46,8 @@ class Learning:
             return
         if self.training is not None:
             self.training.pause()
+        folder = str(self.replay.directory)
+        self.recent = [folder] + [f for f in self.recent if f != folder]
         self.message = "; ".join(self.replay.warnings)
         home = state.home or state.model
         first = load_model(str(self.replay.checkpoints[0].path), home.input_text or "CBABBC")

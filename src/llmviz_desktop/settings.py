@@ -26,11 +26,7 @@ class Settings:
     normalise: str = "tensor"
     chapter: str = ""  # walkthrough chapter id ('' none)
     step: int = 0
-    recent_checkpoints: list[str] = field(default_factory=list)
-
-    def remember_checkpoints(self, folder: str) -> None:
-        self.recent_checkpoints = [folder] + [f for f in self.recent_checkpoints if f != folder]
-        del self.recent_checkpoints[MAX_RECENT:]
+    recent_checkpoints: list[str] = field(default_factory=list)  # latest first
 
 
 def settings_path() -> Path:

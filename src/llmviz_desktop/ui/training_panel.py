@@ -68,6 +68,8 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
             learning.view = view
     imgui.separator()
     imgui.text("replay checkpoints (a folder `llmviz train` wrote)")
+    if not _dir_text["value"] and learning.recent:
+        _dir_text["value"] = learning.recent[0]  # where the user left off
     imgui.set_next_item_width(14 * em)
     entered, text = imgui.input_text(
         "##dir", _dir_text["value"], imgui.InputTextFlags_.enter_returns_true
@@ -76,6 +78,13 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
     imgui.same_line()
     if imgui.button("Open") or entered:
         actions.open_dir = text
+    if learning.recent:
+        imgui.set_next_item_width(14 * em)
+        if imgui.begin_combo("recent", "open a recent folder...", imgui.ComboFlags_.height_regular):
+            for folder in learning.recent:
+                if imgui.selectable(folder, False)[0]:
+                    _dir_text["value"] = actions.open_dir = folder
+            imgui.end_combo()
     r = learning.replay
     if r is not None:
         imgui.text_colored(MUTED, f"{len(r.steps)} checkpoints, steps {r.first:,}..{r.last:,}")
