@@ -89,6 +89,9 @@ def stand_in_window(width: int, height: int):
         _touch = LlmvizWindow._touch
         on_render = LlmvizWindow.on_render
         on_resize = LlmvizWindow.on_resize
+        _switch_model = LlmvizWindow._switch_model
+        _reset_camera = LlmvizWindow._reset_camera
+        _stop_flight = LlmvizWindow._stop_flight
 
         def __init__(self):
             m = load_model("nano-sort")
@@ -129,6 +132,26 @@ def test_resizing_reframes_an_untouched_overview_and_keeps_a_chosen_view():
     window.wnd.buffer_size = (1280, 800)
     window.on_resize(1280, 800)
     assert window.state.camera == chosen
+
+
+def test_a_bad_folder_in_the_model_panel_is_one_status_line_and_keeps_the_model(tmp_path):
+    """The model panel's folder field: a folder that is not a checkpoint is said in one
+    line naming it (once), and the model on screen stays; a real checkpoint folder opens."""
+    from llmviz_desktop.resources import shipped_model_dir
+
+    window = stand_in_window(1280, 800)
+    before = window.state.model
+    bad = tmp_path / "not-a-checkpoint"
+    bad.mkdir()
+    (bad / "config.json").write_text("{")
+    window._switch_model(str(bad))
+    status = window.state.status
+    assert str(bad) in status and status.count(str(bad)) == 1 and "\n" not in status, status
+    assert window.state.model is before
+    folder = str(shipped_model_dir("nano-sort"))
+    window._switch_model(folder)
+    assert window.state.status == "" and window.state.home.name == folder
+    assert window.state.model.params is not None
 
 
 @pytest.fixture(scope="module")

@@ -226,7 +226,10 @@ class LlmvizWindow(mglw.WindowConfig):
                 sampling if sampling is not None else (home.sampling if same else None),
             )
         except Exception as e:  # shown in the panel, the app keeps running
-            self.state.status = f"could not load {spec}: {e}"
+            said = str(e)  # errors name their file; the spec only when they do not
+            self.state.status = (
+                f"could not load: {said}" if spec in said else f"could not load {spec}: {said}"
+            )
             return
         self.state.model = self.state.home = model
         self.state.status = ""

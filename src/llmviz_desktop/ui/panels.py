@@ -202,6 +202,9 @@ def draw_labels(state: AppState) -> None:
                     state.title_hover = px_label.box
 
 
+_folder_text = {"value": ""}  # the model panel's folder field (kept between frames)
+
+
 def draw_model_panel(state: AppState, actions: UIActions) -> None:
     em = imgui.get_font_size()
     imgui.set_next_window_pos(ImVec2(0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever)
@@ -216,6 +219,16 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         changed, idx = imgui.combo("model", choices.index(home.name), choices)
         if changed and choices[idx] != home.name:
             actions.load_model = choices[idx]
+        imgui.set_next_item_width(14 * em)
+        entered, _folder_text["value"] = imgui.input_text_with_hint(
+            "##folder",
+            "or a checkpoint folder",
+            _folder_text["value"],
+            imgui.InputTextFlags_.enter_returns_true,
+        )
+        imgui.same_line()
+        if (imgui.button("Open") or entered) and _folder_text["value"].strip():
+            actions.load_model = _folder_text["value"].strip()
         kind = "trained weights" if state.model.params is not None else "render-only shell"
         imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
         if state.model.trace is not None:
@@ -256,8 +269,10 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             if state.idle:  # the pacer slowed the redraw: say so rather than look slow
                 fps = f"idle, {state.fps:.0f} fps · "
             imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
-        if state.status:
+        if state.status:  # wrapped: a long path must not stretch the panel off the screen
+            imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 19 * em)
             imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
+            imgui.pop_text_wrap_pos()
     imgui.end()
 
 
