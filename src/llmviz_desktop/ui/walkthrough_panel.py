@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
-from ..state import AppState, free_area
+from ..state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
 
@@ -35,8 +35,6 @@ def draw_walkthrough_panel(state: AppState, actions: WalkActions) -> None:
         ImVec2(state.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
     )
     imgui.set_next_window_size_constraints(ImVec2(width, 0), ImVec2(width, state.height * k))
-    if free_area(state.width) == (0.0, float(state.width)):  # too narrow for both panels
-        imgui.set_next_window_collapsed(True, imgui.Cond_.first_use_ever)  # the model first
     state.link_hover = None
     if not imgui.begin("Walkthrough", None, imgui.WindowFlags_.always_auto_resize)[0]:
         imgui.end()
