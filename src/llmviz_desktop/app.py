@@ -26,8 +26,8 @@ from .walkthrough.chapters import load_chapters
 from .walkthrough.player import Player
 from .walkthrough.stage import Stage
 
-SETTINGS_EVERY_S = 2.0  # changed settings are saved this soon, not only at exit: a crash or a
-# killed session keeps them
+# changed settings are saved this soon, not only at exit: a crash or a killed session keeps them
+SETTINGS_EVERY_S = 2.0
 ZOOM_STEP = 0.85  # distance factor per scroll notch
 FLY_SECONDS = 0.6  # Home / R / F animate the camera over this long
 
@@ -123,10 +123,10 @@ class LlmvizWindow(mglw.WindowConfig):
         now = time_module.perf_counter()
         animating = not hidden and self._animating()
         wait = self.pacer.wait(frame_start, now, animating, hidden)
-        self.state.idle = self.pacer.idle(now, animating)
+        self.state.idle = idle = self.pacer.idle(now, animating)
         if wait <= 0.0:
             return
-        if (hidden or self.pacer.idle(now, animating)) and self.wnd.name == "glfw":
+        if (hidden or idle) and self.wnd.name == "glfw":
             import glfw
 
             glfw.wait_events_timeout(wait)
