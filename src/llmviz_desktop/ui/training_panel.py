@@ -22,7 +22,7 @@ class LearnActions:
     export: bool = False
 
 
-_dir_text = {"value": ""}
+_dir_text = {"value": "", "prefilled": ""}  # the folder field; whether it was pre-filled
 
 
 def draw_training_panel(state: AppState, actions: LearnActions) -> None:
@@ -68,8 +68,9 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
             learning.view = view
     imgui.separator()
     imgui.text("replay checkpoints (a folder `llmviz train` wrote)")
-    if not _dir_text["value"] and learning.recent:
-        _dir_text["value"] = learning.recent[0]  # where the user left off
+    # pre-filled once with where the user left off (a field the user empties stays empty)
+    if not _dir_text["prefilled"] and learning.recent:
+        _dir_text["value"] = _dir_text["prefilled"] = learning.recent[0]
     imgui.set_next_item_width(14 * em)
     entered, text = imgui.input_text(
         "##dir", _dir_text["value"], imgui.InputTextFlags_.enter_returns_true
