@@ -25,6 +25,7 @@ from ..analysis import (
     token_labels,
 )
 from ..state import AppState, free_area
+from .palette import RAMPS, SECTION_COLORS, ZERO
 
 MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 ACCENT = ImVec4(0.45, 0.9, 0.55, 1.0)  # the model's own pick in the logit lens
@@ -32,17 +33,10 @@ TOTAL = ImVec4(1.0, 0.82, 0.35, 1.0)
 MAX_HEADS_SHOWN = 36  # heatmaps drawn per frame at most (more layers: a layer slider)
 AXIS_LABELS_MAX_T = 16  # token letters on the heatmap axes up to this many positions
 # probability 0 -> 1: the scene's zero colour through the intermediate-value ramp of the 3D
-# boxes (panels.RAMPS) to a pale end, so small weights still read against the masked zeros
-_ZERO = (0.135, 0.145, 0.175)
-_GREEN = (0.36, 0.90, 0.46)
-_RAMP = ((0.0, _ZERO), (0.3, (0.08, 0.50, 0.56)), (0.7, _GREEN), (1.0, (0.93, 1.0, 0.72)))
+# boxes (palette.RAMPS) to a pale end, so small weights still read against the masked zeros
+_GREEN = RAMPS["intermediate"][1]  # the positive end of the activations' ramp
+_RAMP = ((0.0, ZERO), (0.3, (0.08, 0.50, 0.56)), (0.7, _GREEN), (1.0, (0.93, 1.0, 0.72)))
 _COLORMAP = "llmviz-attention"
-SECTION_INK = {
-    "embedding": (0.55, 0.75, 1.0),
-    "attention": (0.45, 0.9, 0.55),
-    "mlp": (0.35, 0.8, 0.95),
-    "output": (1.0, 0.82, 0.35),
-}
 
 
 @dataclass
@@ -522,9 +516,9 @@ def draw_param_overlay(state: AppState) -> None:
         ):
             continue
         kept.append(rect)
-        ink = SECTION_INK.get(label.section, (0.86, 0.89, 0.95))
+        ink = SECTION_COLORS.get(label.section, (0.86, 0.89, 0.95))
         dl.add_rect_filled(
-            ImVec2(rect[0], rect[1]), ImVec2(rect[2], rect[3]), _u32(_ZERO, 0.82), 0.3 * em
+            ImVec2(rect[0], rect[1]), ImVec2(rect[2], rect[3]), _u32(ZERO, 0.82), 0.3 * em
         )
         dl.add_line(ImVec2(x, y), ImVec2(x, rect[3]), _u32(ink, 0.7), 1.5)
         dl.add_text(font, size, ImVec2(x0, y0), _u32(ink), label.text)

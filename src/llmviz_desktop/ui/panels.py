@@ -10,6 +10,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
+from .palette import RAMPS, SECTION_COLORS, ZERO
 from .superposition_panel import draw_superposition_panel
 from .tooltip import draw_hover
 from .training_panel import LearnActions, draw_training_panel
@@ -28,14 +29,6 @@ CONTROLS = (
     ("Hover", "what a cell is, its value and how it was computed"),
     ("Click", "pin the tooltip (Esc unpins)"),
 )
-
-
-SECTION_COLORS = {
-    "embedding": (0.55, 0.75, 1.0),
-    "attention": (0.45, 0.9, 0.55),
-    "mlp": (0.35, 0.8, 0.95),
-    "output": (1.0, 0.82, 0.35),
-}
 
 
 @dataclass
@@ -274,15 +267,6 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
             imgui.pop_text_wrap_pos()
     imgui.end()
-
-
-# the shader's colour ramps (shaders/tensor_boxes.glsl): negative end, zero, positive end
-RAMPS = {
-    "weight": ((0.66, 0.38, 0.98), (0.30, 0.66, 1.00)),
-    "intermediate": ((0.08, 0.60, 0.66), (0.36, 0.90, 0.46)),
-    "aggregate": ((1.00, 0.50, 0.16), (1.00, 0.84, 0.26)),
-}
-ZERO = (0.135, 0.145, 0.175)
 
 
 def draw_legend(state: AppState) -> None:
