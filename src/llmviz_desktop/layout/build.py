@@ -276,32 +276,20 @@ class _Builder:
 
     def layer_norm(self, prefix: str, label: str, layer: int | None, group: str, y: float):
         C, g = self.cfg.n_embd, self.g
-        agg = self.act(f"{prefix}.mean", ndim=1)
-        y = self.spine(
-            f"{prefix}.mean",
-            f"{label} · mean",
-            1,
-            "1",
-            y,
-            group,
-            layer,
-            kind="aggregate",
-            source=agg,
-        )
-        y -= g
-        agg = self.act(f"{prefix}.rstd", ndim=1)
-        y = self.spine(
-            f"{prefix}.rstd",
-            f"{label} · 1/std (rstd)",
-            1,
-            "1",
-            y,
-            group,
-            layer,
-            kind="aggregate",
-            source=agg,
-        )
-        y -= g
+        for stat, title in (("mean", "mean"), ("rstd", "1/std (rstd)")):  # one row each
+            name = f"{prefix}.{stat}"
+            y = self.spine(
+                name,
+                f"{label} · {title}",
+                1,
+                "1",
+                y,
+                group,
+                layer,
+                kind="aggregate",
+                source=self.act(name, ndim=1),
+            )
+            y -= g
         x = self.x0
         placed = [("weight", "gain")] + ([("bias", "bias")] if self.cfg.bias else [])
         xs = {}
