@@ -11,17 +11,9 @@ import time
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 
 from llmviz_desktop.model.weights import load_checkpoint
-
-
-def llmviz(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assert_usage_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

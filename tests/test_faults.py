@@ -4,26 +4,14 @@ minimised window neither crashes nor spins."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 from xwindow import app_env, cpu_share, require, running_app, screenshot, xdo, xvfb
-
-
-def run(args, env=None, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ, **(env or {})),
-    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +23,7 @@ def run(args, env=None, timeout=60):
 )
 def test_headless_without_opengl_3_3_exits_2_with_one_line(tmp_path, env):
     out = tmp_path / "x.png"
-    result = run(["render", "--out", str(out)], env)
+    result = llmviz("render", "--out", str(out), env=env, timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -44,32 +32,9 @@ def test_headless_without_opengl_3_3_exits_2_with_one_line(tmp_path, env):
 
 
 def test_window_without_opengl_3_3_exits_2_with_one_line(tmp_path):
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.fail("Xvfb is not installed (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "800x600x24"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        display = ":" + f.readline().strip()
-    try:
-        result = run(
-            [],
-            {
-                "DISPLAY": display,
-                "MESA_GL_VERSION_OVERRIDE": "3.0",
-                "LLMVIZ_CONFIG_DIR": str(tmp_path / "c"),
-                "LLMVIZ_STATE_DIR": str(tmp_path / "s"),
-            },
-        )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with xvfb(800, 600) as display:
+        env = app_env(display, tmp_path)
+        result = llmviz(env={**env, "MESA_GL_VERSION_OVERRIDE": "3.0"}, timeout=60)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("llmviz:")]

@@ -5,11 +5,10 @@ vocab.json + merges.txt from a BPE trained here), loaded, tokenised, traced and 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 from safetensors.numpy import save_file
 
 from llmviz_desktop.model.config import GPTConfig
@@ -142,26 +141,18 @@ def test_bad_tokenizer_files_are_one_line_errors(tmp_path):
 def test_cli_infer_and_render_on_a_checkpoint(ckpt, tmp_path):
     directory, *_ = ckpt
     out, report = tmp_path / "g.png", tmp_path / "g.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--model",
-            str(directory),
-            "--input",
-            "the quick brown",
-            "--out",
-            str(out),
-            "--report",
-            str(report),
-            "--size",
-            "640x360",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    r = llmviz(
+        "render",
+        "--model",
+        str(directory),
+        "--input",
+        "the quick brown",
+        "--out",
+        str(out),
+        "--report",
+        str(report),
+        "--size",
+        "640x360",
     )
     assert r.returncode == 0, r.stderr
     data = json.loads(report.read_text())

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 
 from llmviz_desktop.camera import Camera
 from llmviz_desktop.picking import pick_cell
@@ -147,23 +146,8 @@ def cell_pixel(model, box_name: str, i: int, j: int, cam: Camera):
 
 def render_report(tmp_path, *args):
     out, report = tmp_path / "shot.png", tmp_path / "report.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--out",
-            str(out),
-            "--report",
-            str(report),
-            "--size",
-            f"{W}x{H}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = llmviz(
+        "render", "--out", str(out), "--report", str(report), "--size", f"{W}x{H}", *args
     )
     assert result.returncode == 0, result.stderr
     return json.loads(report.read_text()), out
@@ -205,21 +189,7 @@ def test_headless_hover_on_empty_space_reports_nothing(tmp_path):
 
 
 def test_hover_outside_the_image_is_refused(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--out",
-            str(tmp_path / "a.png"),
-            "--hover",
-            "5000,10",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = llmviz("render", "--out", str(tmp_path / "a.png"), "--hover", "5000,10", timeout=60)
     assert result.returncode == 2 and "outside" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import pytest
+from cli_run import llmviz as run_llmviz
 
 from llmviz_desktop.learning import Learning
 from llmviz_desktop.model.config import GPTConfig, preset
@@ -30,13 +32,7 @@ def gif_duration_ms(path) -> float:
     return total
 
 
-def llmviz(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+llmviz = partial(run_llmviz, timeout=300)  # training runs and video exports take longer
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from cli_run import llmviz
 
 from llmviz_desktop.settings import Settings, load_settings, save_settings
 
@@ -117,8 +118,6 @@ def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch)
 def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
     """`llmviz render` writes through a temp file: when the disk is full the old PNG stays
     whole, the error is one line, and no temp file is left behind."""
-    import subprocess
-    import sys
 
     out = tmp_path / "shot.png"
     out.write_bytes(b"previous image")
@@ -130,23 +129,8 @@ def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
         "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
         "PIL.Image.Image.save = full\n"
     )
-    env = dict(os.environ, PYTHONPATH=f"{shim}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--out",
-            str(out),
-            "--size",
-            "160x90",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    path = f"{shim}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    result = llmviz("render", "--out", str(out), "--size", "160x90", env={"PYTHONPATH": path})
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "No space left" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -4,12 +4,11 @@ loop's answer, and malformed files."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 
 from llmviz_desktop.render_cli import HeadlessSession
 from llmviz_desktop.state import AppState, camera_preset, load_model
@@ -192,36 +191,23 @@ def test_chapter_errors_name_the_field(tmp_path, body, fragment):
 
 
 def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
-    listing = subprocess.run(
-        [sys.executable, "-m", "llmviz_desktop.cli", "walkthrough", "--list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listing = llmviz("walkthrough", "--list", timeout=60)
     assert listing.returncode == 0
     for cid in CHAPTER_IDS:
         assert f"[{cid}]" in listing.stdout
     out, report = tmp_path / "m.png", tmp_path / "m.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--chapter",
-            "attention",
-            "--step",
-            "2",
-            "--progress",
-            "0.5",
-            "--out",
-            str(out),
-            "--report",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = llmviz(
+        "render",
+        "--chapter",
+        "attention",
+        "--step",
+        "2",
+        "--progress",
+        "0.5",
+        "--out",
+        str(out),
+        "--report",
+        str(report),
     )
     assert result.returncode == 0, result.stderr
     r = json.loads(report.read_text())
@@ -229,21 +215,7 @@ def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
     assert r["walkthrough"]["progress"] == 0.5
     assert isinstance(r["walkthrough"]["highlighted"], list)
     assert set(r["camera"]) >= {"target", "distance", "yaw", "pitch"}
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--chapter",
-            "nope",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = llmviz("render", "--chapter", "nope", "--out", str(out), timeout=60)
     assert bad.returncode == 2 and "nope" in bad.stderr
 
 

@@ -6,12 +6,11 @@ tests fail rather than skip (xwindow.require).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from cli_run import llmviz
 from PIL import Image
 from xwindow import app_env, running_app, screenshot, xdo, xvfb
 
@@ -180,24 +179,18 @@ def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path
     assert changed.mean() > 0.1, "no tooltip beside the cursor"  # dark panel, bright text
 
     out, report = tmp_path / "hover.png", tmp_path / "hover.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "llmviz_desktop.cli",
-            "render",
-            "--out",
-            str(out),
-            "--size",
-            f"{WIDTH}x{HEIGHT}",
-            "--hover",
-            f"{x},{y}",
-            "--report",
-            str(report),
-        ],
-        check=True,
-        timeout=120,
+    result = llmviz(
+        "render",
+        "--out",
+        str(out),
+        "--size",
+        f"{WIDTH}x{HEIGHT}",
+        "--hover",
+        f"{x},{y}",
+        "--report",
+        str(report),
     )
+    assert result.returncode == 0, result.stderr
     hover = json.loads(report.read_text())["hover"]
     assert hover["tensor"] == "h.1.mlp.c_fc.weight"
     headless = np.asarray(Image.open(out).convert("RGB")).astype(int)
