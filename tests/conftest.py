@@ -30,3 +30,18 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def regenerate(request) -> bool:
     return bool(request.config.getoption("--regenerate"))
+
+
+# the models most tests look at, loaded once per test module (as each module did itself)
+@pytest.fixture(scope="module")
+def nano():
+    from llmviz_desktop.state import load_model
+
+    return load_model("nano-sort")
+
+
+@pytest.fixture(scope="module")
+def gpt3():
+    from llmviz_desktop.state import load_model
+
+    return load_model("gpt3")

@@ -27,16 +27,6 @@ GPT3_MATRICES = 175_181_291_520  # Brown et al. 2020; 3Blue1Brown's tally
 
 
 @pytest.fixture(scope="module")
-def nano():
-    return load_model("nano-sort")
-
-
-@pytest.fixture(scope="module")
-def gpt3():
-    return load_model("gpt3")
-
-
-@pytest.fixture(scope="module")
 def tied():
     """A random GPT with tied embeddings and no biases."""
     cfg = GPTConfig(

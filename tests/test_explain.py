@@ -20,7 +20,7 @@ from llmviz_desktop.layout import Scene, TensorBox, ValueSource, build_scene
 from llmviz_desktop.model.config import GPTConfig
 from llmviz_desktop.model.gpt import forward, gelu
 from llmviz_desktop.model.params import init_params, lm_head
-from llmviz_desktop.state import LoadedModel, load_model
+from llmviz_desktop.state import LoadedModel
 
 ALLOWED = set(string.printable) | set(SYMBOLS)
 # the expected name in index_text of each drawn axis of an activation box
@@ -36,16 +36,6 @@ AXIS_NAMES = {
     "H": ["h"],
     "1": [],
 }
-
-
-@pytest.fixture(scope="module")
-def nano() -> LoadedModel:
-    return load_model("nano-sort")
-
-
-@pytest.fixture(scope="module")
-def gpt3() -> LoadedModel:
-    return load_model("gpt3")
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,9 @@ from cli_run import llmviz
 
 from llmviz_desktop.camera import Camera
 from llmviz_desktop.picking import pick_cell
-from llmviz_desktop.state import camera_preset, load_model
+from llmviz_desktop.state import camera_preset
 
 W, H = 1280, 720
-
-
-@pytest.fixture(scope="module")
-def nano():
-    return load_model("nano-sort")
-
-
-@pytest.fixture(scope="module")
-def gpt3():
-    return load_model("gpt3")
 
 
 def reference_pick(scene, eye, d, wpp_at_1):

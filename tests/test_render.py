@@ -32,11 +32,6 @@ def session():
     s.release()
 
 
-@pytest.fixture(scope="module")
-def nano():
-    return load_model("nano-sort")
-
-
 @pytest.fixture(autouse=True)
 def _gl_clean(request):
     yield

@@ -48,11 +48,6 @@ def session():
     s.release()
 
 
-@pytest.fixture(scope="module")
-def nano():
-    return load_model("nano-sort")
-
-
 def moment(session, nano, chapters, chapter_id: str, step: int, progress: float):
     state = AppState(nano, camera_preset("overview", nano.scene, W, H), width=W, height=H)
     state.show_stats = False
