@@ -128,7 +128,6 @@ def test_logit_lens_k_and_position_bounds(nano):
 @pytest.fixture(scope="module")
 def bpe(tmp_path_factory):
     """A tiny GPT-2 checkpoint with a byte-level BPE tokenizer (tied head, 4 heads)."""
-    pytest.importorskip("tokenizers")
     from test_gpt2_checkpoint import write_checkpoint
 
     d = tmp_path_factory.mktemp("analysis") / "tiny-gpt2"

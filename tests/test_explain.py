@@ -428,8 +428,7 @@ def test_symbols_are_in_the_ui_font():
     from llmviz_desktop.ui.imgui_input import default_font_path
 
     path = default_font_path()
-    if path is None:
-        pytest.skip("imgui_bundle ships no DroidSans.ttf here")
+    assert path is not None, "imgui_bundle ships no DroidSans.ttf (the UI font)"
     cps = font_codepoints(path)
     assert all(ord(ch) in cps for ch in string.printable.strip())
     missing = [ch for ch in SYMBOLS if ord(ch) not in cps]

@@ -10,14 +10,16 @@ import ctypes
 import os
 from contextlib import contextmanager
 
+import moderngl
 import numpy as np
 import pytest
+from imgui_bundle import imgui
+from moderngl_window.context.glfw.keys import Keys as GlfwKeys
+from moderngl_window.context.headless.keys import Keys as HeadlessKeys
 
-moderngl = pytest.importorskip("moderngl")
-imgui = pytest.importorskip("imgui_bundle").imgui
-
-from llmviz_desktop.render.imgui_renderer import ImguiRenderer  # noqa: E402
-from llmviz_desktop.ui.imgui_input import ImguiInput, build_keymap, load_default_font  # noqa: E402
+from llmviz_desktop.render.context import headless_context
+from llmviz_desktop.render.imgui_renderer import ImguiRenderer
+from llmviz_desktop.ui.imgui_input import ImguiInput, build_keymap, load_default_font
 
 W, H = 400, 300
 WIN_POS, WIN_SIZE = (40, 50), (240, 170)
@@ -29,10 +31,7 @@ Status = imgui.ImTextureStatus
 
 @pytest.fixture(scope="module")
 def gl():
-    try:
-        ctx = moderngl.create_standalone_context(backend="egl")
-    except Exception as e:  # pragma: no cover - depends on the machine
-        pytest.skip(f"no headless EGL context: {e}")
+    ctx = headless_context()  # no EGL: GLUnavailable, a failure (never a skip)
     yield ctx
     ctx.release()
 
@@ -435,7 +434,7 @@ def test_hidpi_framebuffer_scale(gl, target):
 
 @pytest.fixture
 def glfw_keys():
-    return pytest.importorskip("moderngl_window.context.glfw.keys").Keys
+    return GlfwKeys
 
 
 @pytest.fixture
@@ -487,8 +486,7 @@ def test_keymap_covers_the_keys_panels_need(glfw_keys):
     expected.update({getattr(K, f"F{n}"): getattr(k, f"f{n}") for n in range(1, 13)})
     for code, key in expected.items():
         assert keymap[code] == key
-    headless = pytest.importorskip("moderngl_window.context.headless.keys").Keys
-    assert build_keymap(headless) == {}  # every key 'undefined': nothing mapped, no clash
+    assert build_keymap(HeadlessKeys) == {}  # every key 'undefined': nothing mapped, no clash
 
 
 def test_display_size_scale_and_delta_time(io_session):

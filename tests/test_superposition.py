@@ -317,8 +317,8 @@ def test_demo_applies_settings_and_rejects_bad_ones():
 
 @pytest.fixture
 def ui():
-    imgui_bundle = pytest.importorskip("imgui_bundle")
-    imgui, implot = imgui_bundle.imgui, imgui_bundle.implot
+    from imgui_bundle import imgui, implot
+
     from llmviz_desktop.ui.headless import create_ui_context
 
     create_ui_context()  # imgui + implot contexts, our font
