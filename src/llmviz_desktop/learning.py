@@ -27,6 +27,7 @@ class Learning:
     _shown: tuple | None = None
     _last_refresh: float = -1e9
     message: str = ""
+    _warned: list[str] = field(default_factory=list)  # replay warnings already in message
     recent: list[str] = field(default_factory=list)  # replayed folders, latest first (settings)
 
     def start_training(self, state: AppState) -> None:
@@ -48,7 +49,8 @@ class Learning:
             self.training.pause()
         folder = str(self.replay.directory)
         self.recent = [folder] + [f for f in self.recent if f != folder]
-        self.message = "; ".join(self.replay.warnings)
+        self.message = "; ".join(self.replay.warnings + self.replay.metrics_warnings)
+        self._warned = list(self.replay.warnings)
         home = state.home or state.model
         first = load_model(str(self.replay.checkpoints[0].path), home.input_text or "CBABBC")
         self.base = first
@@ -63,9 +65,16 @@ class Learning:
                 self.replay_step = self._advance(r, dt)
             key = ("replay", self.replay_step, self.view)
             if key != self._shown and self.base is not None:
-                params = r.params_at(self.replay_step)
+                try:
+                    params = r.params_at(self.replay_step)
+                except ReplayError as e:  # every checkpoint vanished since it was opened
+                    self.message, self.replay, self._shown = str(e), None, None
+                    return
+                if r.warnings != self._warned:  # a checkpoint that stopped loading
+                    self.message = "; ".join(r.warnings + r.metrics_warnings)
+                    self._warned = list(r.warnings)
                 m = r.metrics_at(self.replay_step)
-                loss = f" · loss {m['loss']:.4f}" if m else ""
+                loss = f" · loss {m['loss']:.4f}" if m and "loss" in m else ""
                 state.home = state.model = with_params(
                     self.base, params, label=f"replay: step {self.replay_step:,.0f}{loss}"
                 )
