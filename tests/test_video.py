@@ -378,16 +378,20 @@ def test_disk_full_in_ffmpeg_leaves_nothing(tmp_path, monkeypatch, codec):
 
 @pytest.mark.parametrize("codec", ["png", "gif"])
 def test_disk_full_in_pillow_leaves_nothing(tmp_path, monkeypatch, codec):
-    real_save = Image.Image.save
+    # PNG frames are saved one file each; GIF frames are encoded one by one into the stream
+    from PIL import GifImagePlugin
+
+    owner, name = (Image.Image, "save") if codec == "png" else (GifImagePlugin, "getdata")
+    real = getattr(owner, name)
     calls = []
 
-    def save(self, fp, *args, **kwargs):
-        calls.append(fp)
-        if len(calls) == 3 or codec == "gif":
+    def fail_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_save(self, fp, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(Image.Image, "save", save)
+    monkeypatch.setattr(owner, name, fail_third)
     with pytest.raises(ExportError, match="No space left on device"):
         export_frames(FRAMES, target(tmp_path, codec), FPS, codec)
     assert os.listdir(tmp_path) == []

@@ -7,7 +7,8 @@ Codecs (``CODECS``):
   players can show it.
 - ``mp4``     H.264 yuv420p (BT.709) in .mp4 for sharing; lossy. An odd width or height is
   padded by one black row/column (yuv420p needs even sides).
-- ``gif``     Pillow, one palette per frame (exact when a frame has <= 256 colours), loops forever.
+- ``gif``     one palette per frame (exact when a frame has <= 256 colours), loops forever; frames
+  are encoded (Pillow) and written as they arrive, so memory does not grow with their number.
 - ``png``     a folder of frame_000000.png, frame_000001.png, ...
 
 The video codecs pipe rawvideo rgb24 into the ffmpeg that ships with imageio-ffmpeg. Every export
@@ -341,13 +342,6 @@ def _write_ffmpeg(
             _reap(proc)
 
 
-def _gif_delays_ms(n: int, fps: float) -> list[int]:
-    """Per-frame delays in whole centiseconds whose running sum tracks i / fps, so the total
-    duration is n / fps (24 fps -> 40, 40, 50, 40, ... ms) rather than drifting."""
-    ends = [round((i + 1) * 100 / fps) for i in range(n)]
-    return [10 * (b - a) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-
-
 def _to_palette(rgb: np.ndarray) -> Any:
     """RGB frame -> Pillow 'P' image: exact when the frame has <= 256 colours, else a fast
     octree palette without dithering (dither noise flickers and defeats GIF delta frames)."""
@@ -372,27 +366,97 @@ def _to_palette(rgb: np.ndarray) -> Any:
     return p
 
 
+GIF_MAX_DELAY_CS = 65535  # a frame's delay is a 16-bit count of centiseconds
+
+
+class _GifFrame:
+    """A frame waiting to be written: its RGB, and how long it shows (identical frames that
+    follow only add their time to it)."""
+
+    def __init__(self, rgb: np.ndarray, previous: np.ndarray | None, cs: int) -> None:
+        self.rgb, self.previous, self.cs = rgb, previous, cs
+
+
+def _gif_header(width: int, height: int) -> bytes:
+    """GIF89a, no global colour table (every frame carries its own), looping forever."""
+    import struct
+
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00"
+    return screen + loop
+
+
+def _gif_frame_bytes(frame: _GifFrame) -> list[bytes]:
+    """One frame: only the rectangle that changed since the previous frame, with its own
+    palette; inside it, pixels that did not change are transparent when the palette has room
+    (the previous frame shows through: disposal 1, "leave in place")."""
+    from PIL import GifImagePlugin
+
+    rgb, prev = frame.rgb, frame.previous
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = 0, 0, w, h
+    unchanged = None
+    if prev is not None:
+        changed = (rgb != prev).any(axis=2)
+        rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+        if rows.size == 0:  # the same picture again (a delay too long for one frame)
+            x0, y0, x1, y1 = 0, 0, 1, 1
+        else:
+            y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        unchanged = ~changed[y0:y1, x0:x1]
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    im = _to_palette(crop)
+    params: dict[str, Any] = {"duration": 10 * frame.cs, "disposal": 1}
+    if unchanged is not None and unchanged.any():
+        idx = np.asarray(im)
+        used = int(idx.max()) + 1
+        if used < 256:  # a free index: mark the unchanged pixels transparent
+            idx = idx.copy()
+            idx[unchanged] = used
+            pal = (im.getpalette() or [])[: 3 * used] + [0, 0, 0]
+            im = _indexed_image(idx, pal)
+            params["transparency"] = used
+    params["include_color_table"] = True
+    return GifImagePlugin.getdata(im, offset=(x0, y0), **params)
+
+
+def _indexed_image(idx: np.ndarray, palette: list[int]) -> Any:
+    from PIL import Image
+
+    im = Image.fromarray(idx.astype(np.uint8), "P")
+    im.putpalette(palette)
+    return im
+
+
 def _write_gif(src: _Source, tmp: Path, fps: float, progress: ProgressFn) -> None:
-    # Pillow writes a GIF in one call at the end; frames are quantized as they arrive. The last
-    # progress call waits until the file is written.
-    images: list[Any] = []
-    for frame in src:
-        if images and progress is not None:
-            progress(len(images))
-        images.append(_to_palette(frame))
-    if not images:
-        src.first()  # raises "no frames"
-    images[0].save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=_gif_delays_ms(len(images), fps),
-        loop=0,
-        optimize=True,
-    )
+    """Stream frames into the GIF as they arrive: memory holds two frames, whatever their
+    number. Each frame's delay keeps the running total at i / fps (whole centiseconds), and a
+    frame identical to the one before only lengthens that one's delay."""
+    pending: _GifFrame | None = None
+    with open(tmp, "wb") as fp:
+        end_cs = 0
+        for i, frame in enumerate(src):
+            start_cs, end_cs = end_cs, round((i + 1) * 100 / fps)
+            cs = end_cs - start_cs
+            if pending is None:
+                fp.write(_gif_header(frame.shape[1], frame.shape[0]))
+                pending = _GifFrame(frame, None, cs)
+            elif np.array_equal(frame, pending.rgb) and pending.cs + cs <= GIF_MAX_DELAY_CS:
+                pending.cs += cs
+            else:
+                for part in _gif_frame_bytes(pending):
+                    fp.write(part)
+                pending = _GifFrame(frame, pending.rgb, cs)
+            if i and progress is not None:
+                progress(i)
+        if pending is None:
+            src.first()  # raises "no frames"
+            return
+        for part in _gif_frame_bytes(pending):
+            fp.write(part)
+        fp.write(b";")
     if progress is not None:
-        progress(len(images))
+        progress(src.count)
 
 
 def _write_png(src: _Source, tmp: Path, progress: ProgressFn) -> None:
