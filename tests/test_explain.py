@@ -449,7 +449,8 @@ def test_value_source_cell_inverts_index(nano, tied):
                 idx = src.index(i, j)
                 assert src.cell(idx) == (i, j)
                 arr = np.asarray(src.array(model.trace, model.params))
-                assert arr[idx] == src.matrix(model.trace, model.params)[i, j]
+                # the drawn matrix is float32; small models are traced in float64
+                assert np.float32(arr[idx]) == src.matrix(model.trace, model.params)[i, j]
 
 
 def test_value_source_cell_outside_the_slice():

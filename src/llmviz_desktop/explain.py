@@ -64,7 +64,7 @@ OPERATIONS: tuple[str, ...] = (
     "token",
 )
 # the non-ASCII characters explanations may use (all present in DroidSans.ttf)
-SYMBOLS = "Σ·√−×∞…≤²³πμγβε–"
+SYMBOLS = "Σ·√−×∞…≤²³πμγβεσ≈–"
 N_TERMS = 5  # Explanation.terms: the largest |product| terms
 N_INLINE = 3  # terms written out in the numeric line
 N_LISTED = 6  # values written out in a max(...) line
@@ -110,6 +110,11 @@ class Explanation:
     plot: str | None = None  # "gelu": plot the GELU curve (marker at plot_x when given)
     plot_x: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the value as printed, in the tooltip's header and as the formula's total (the last line
+    # ends with "= shown"): the trace's own number (float64 for small models, see
+    # model.counts.trace_dtype) to the digits it and `recomputed` agree on, at most 4. None
+    # for shells.
+    shown: str | None = None
 
 
 # ---- numbers and text -----------------------------------------------------------------------
@@ -123,6 +128,28 @@ def fmt(v: float) -> str:
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
     return f"{v:.4g}".replace("-", "−")
+
+
+def fmt_digits(v: float, digits: int) -> str:
+    """fmt with `digits` significant digits (1 to 4)."""
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return fmt(v)
+    return f"{v:.{digits}g}".replace("-", "−")
+
+
+def agreed(stored: float, recomputed: float | None) -> str:
+    """The digits of `stored` (a trace value) that its recomputation from the trace's inputs
+    in float64 confirms: 4 significant digits when both print the same, else fewer; when not
+    even the first digit agrees (a float32 value that is all rounding error, far below the
+    size of what was summed), one digit marked ≈."""
+    if recomputed is None:
+        return fmt(stored)
+    for digits in (4, 3, 2, 1):
+        text = fmt_digits(stored, digits)
+        if text == fmt_digits(recomputed, digits):
+            return text
+    return "≈" + fmt_digits(stored, 1)
 
 
 def _prod(a: float, b: float) -> str:
@@ -554,7 +581,7 @@ def _layernorm(c: _Ctx) -> _Out:
             out.lines.append(f"= {fmt(s)} / {C} = {fmt(out.recomputed)}")
         return out
     if tag == "ln_rstd":
-        out = _Out("ln_rstd", "rstd[t] = 1/√(Σ_c (x[t,c] − μ[t])²/C + ε)")
+        out = _Out("ln_rstd", "rstd[t] = 1/√(σ²[t] + ε),  σ²[t] = Σ_c (x[t,c] − μ[t])²/C")
         c.ref(xname, "input column", col)
         c.ref(f"{prefix}.mean", "mean", col)
         out.lines.append(f"{x_line}, ε = {fmt(eps)}")
@@ -566,13 +593,13 @@ def _layernorm(c: _Ctx) -> _Out:
             s = float(sq.sum())
             var = s / C
             out.terms = _terms(xc, xc, sq)
-            out.recomputed = 1.0 / math.sqrt(var + eps)
+            root = math.sqrt(var + eps)
+            out.recomputed = 1.0 / root
             inner = _sum_text(out.terms, C, lambda tm: f"({fmt(tm.a)})²")
             out.lines.append(f"μ = {fmt(mu)}: Σ_c (x − μ)² = {inner} = {fmt(s)}")
-            out.lines.append(
-                f"= 1/√({fmt(s)}/{C} + {fmt(eps)}) = 1/√{fmt(var + eps)} = {fmt(out.recomputed)}"
-            )
-            out.extra.update(mean=mu, variance=var)
+            out.lines.append(f"variance σ² = {fmt(s)}/{C} = {fmt(var)}; √(σ² + ε) = {fmt(root)}")
+            out.lines.append(f"rstd = 1/√(σ² + ε) = 1/{fmt(root)} = {fmt(out.recomputed)}")
+            out.extra.update(mean=mu, variance=var, root=root)
         return out
     ch = c.co["c"]
     has_bias = c.cfg.bias
@@ -596,6 +623,7 @@ def _layernorm(c: _Ctx) -> _Out:
         xh = (xi - mu) * rstd
         out.recomputed = xh * g + beta
         tail = f" + {fmt(beta)}" if has_bias else ""
+        out.lines.append(f"μ = {fmt(mu)}, rstd = 1/√(σ² + ε) = {fmt(rstd)}")
         out.lines.append(f"= ({fmt(xi)} − {fmt(mu)}) × {fmt(rstd)} × {fmt(g)}{tail}")
         out.lines.append(f"= {fmt(xh)} × {fmt(g)}{tail} = {fmt(out.recomputed)}")
         out.extra.update(x=xi, mean=mu, rstd=rstd, normalized=xh)
@@ -983,7 +1011,7 @@ def explain(
     )
     index_text = _index_text(c, info, idx)
     out = _HANDLERS[info.tag](c)
-    value = None
+    value = shown = None
     if numeric:
         src = info.src
         if src.store == "tokens" and src.key == "predicted":
@@ -992,6 +1020,8 @@ def explain(
         else:
             stored = src.array(trace, params)[idx]
         value = float(np.float32(stored))  # exactly what box.source.matrix() draws
+        shown = agreed(float(stored), out.recomputed)
+        _end_with(out.lines, out.recomputed, shown)
     else:
         out.lines.insert(0, f"{box.rows} × {box.cols} cells ({box.row_axis} × {box.col_axis})")
         out.lines.append("no values: a render-only shell")
@@ -1013,4 +1043,18 @@ def explain(
         plot=out.plot,
         plot_x=out.plot_x,
         extra=out.extra,
+        shown=shown,
     )
+
+
+def _end_with(lines: list[str], recomputed: float | None, shown: str) -> None:
+    """Print the formula's total (the last line's final "= number", or one before a "  ("
+    note) as `shown`, so the header and the total are one number with the same digits."""
+    if recomputed is None or not lines:
+        return
+    total = f"= {fmt(recomputed)}"
+    line = lines[-1]
+    at = line.rfind(total)
+    rest = line[at + len(total) :]
+    if at >= 0 and (rest == "" or rest.startswith("  (")):
+        lines[-1] = f"{line[:at]}= {shown}{rest}"

@@ -14,6 +14,7 @@ import numpy as np
 from .camera import Camera, CameraError
 from .layout import Scene, build_scene
 from .model.config import PRESETS, GPTConfig
+from .model.counts import trace_dtype
 from .model.gpt import Trace, forward
 from .model.params import Params
 from .model.tokenizer import CharTokenizer, TokenizerError
@@ -103,7 +104,8 @@ def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
         raise TokenizerError(f"the text is {len(ids)} tokens; at most {room} fit the context")
     gen = generate(cfg, params, ids, n_new, sampling.temperature, sampling.top_k, sampling.seed)
     full = np.concatenate([ids, gen.tokens[0][:-1]])  # the last token is never fed back
-    return forward(cfg, params, full), tok.decode(gen.tokens[0])
+    trace = forward(cfg, params, full, dtype=trace_dtype(cfg))  # float64 for small models
+    return trace, tok.decode(gen.tokens[0])
 
 
 def with_params(

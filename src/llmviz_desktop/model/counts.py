@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .config import GPTConfig
 from .params import param_specs
 
@@ -22,6 +24,10 @@ KIND_TITLES = {
     "layer_norm": "Layer norms",
 }
 MATRIX_KINDS = tuple(list(KIND_TITLES)[:8])
+# Models up to this size are traced in float64 (nano-sort: ~85 k parameters, a trace of a few
+# hundred KB), so every digit the app prints is a true digit even where a value is a small
+# difference of large ones; larger models (GPT-2: 124 M+) stay float32 to keep memory down.
+FLOAT64_TRACE_MAX_PARAMS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,9 @@ def count_params(cfg: GPTConfig) -> ParamCounts:
         total=sum(r.total for r in rows),
         tied=cfg.tie_word_embeddings,
     )
+
+
+def trace_dtype(cfg: GPTConfig) -> type[np.floating]:
+    """The float type the app traces a model in: float64 when it is small (see
+    FLOAT64_TRACE_MAX_PARAMS), float32 otherwise."""
+    return np.float64 if count_params(cfg).total <= FLOAT64_TRACE_MAX_PARAMS else np.float32

@@ -110,7 +110,8 @@ def draw_cell_tooltip(state: AppState) -> None:
     else:
         imgui.text("value ")
         imgui.same_line()
-        imgui.text_colored(ACCENT, fmt(ex.value))
+        # the same text as the formula's total: the trace's digits its recomputation confirms
+        imgui.text_colored(ACCENT, ex.shown if ex.shown is not None else fmt(ex.value))
     imgui.separator()
     imgui.text(ex.formula)
     for line in ex.lines:

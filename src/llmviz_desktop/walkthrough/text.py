@@ -82,7 +82,7 @@ def placeholder(name: str, model, t: int) -> str:
         if trace is None or box.source is None:
             return "?"
         i, j = int(m.group(2)), int(m.group(3))
-        matrix = box.source.matrix(trace, model.params)
+        matrix = box.source.view(trace, model.params)  # the trace's own dtype, not float32
         if not (i < matrix.shape[0] and j < matrix.shape[1]):
             raise UnknownPlaceholder(name)
         return f"{float(matrix[i, j]):.4g}"

@@ -357,8 +357,10 @@ def _layernorm(frame, step, p, model) -> None:
             frame.cells.append((idx[name], ROLE_SOURCE, -1, -1, -1, -1))
     trace = model.trace
     mu, rstd = float(trace[f"{prefix}.mean"][0, t]), float(trace[f"{prefix}.rstd"][0, t])
-    frame.caption += [
-        f"column t = {t}: mean μ = {mu:.4g}, 1/std = {rstd:.4g} (std = {1 / rstd:.4g})",
+    eps = model.config.layer_norm_epsilon
+    frame.caption += [  # each number named by what it is: rstd includes ε, it is not 1/std
+        f"column t = {t}: mean μ = {mu:.4g}, rstd = 1/√(σ² + ε) = {rstd:.4g} "
+        f"(√(σ² + ε) = {1 / rstd:.4g}, ε = {eps:g})",
         "normalised z = (x − μ)·rstd, then scaled by γ and shifted by β, per channel",
     ]
 
