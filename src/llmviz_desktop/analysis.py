@@ -146,6 +146,12 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 assert sorted(k for _, _, kinds in GROUPS for k in kinds) == sorted(KIND_TITLES)
 
 
+# the two totals' titles state what they count: "weight matrices" leaves out the position table
+# (drawn as a weight box too), and an untied unembedding (gpt3, nano-sort) is a matrix of its own
+MATRICES_TITLE = "Total, weight matrices (not wpe, layer norms, biases)"
+TOTAL_TITLE = "Total, everything (a tied lm_head once)"
+
+
 @dataclass(frozen=True)
 class GroupCount:
     key: str  # a GROUPS key, or "matrices_total" / "total"
@@ -177,7 +183,7 @@ def param_groups(cfg: GPTConfig, counts: ParamCounts | None = None) -> list[Grou
     rows.append(
         GroupCount(
             "matrices_total",
-            "Total, weight matrices only",
+            MATRICES_TITLE,
             pc.block_matrices,
             pc.matrices_total,
             True,
@@ -185,9 +191,7 @@ def param_groups(cfg: GPTConfig, counts: ParamCounts | None = None) -> list[Grou
             True,
         )
     )
-    rows.append(
-        GroupCount("total", "Total, everything", pc.block_total, pc.total, False, all_kinds, True)
-    )
+    rows.append(GroupCount("total", TOTAL_TITLE, pc.block_total, pc.total, False, all_kinds, True))
     return rows
 
 

@@ -13,6 +13,11 @@ import numpy as np
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.:\[\],\- ]*)\}")
 VALUE = re.compile(r"value:([\w.*-]+)\[(\d+),\s*(\d+)\]$")
+# params.MODEL.X: matrices = the weight matrices (token table, attention, MLP, and the
+# unembedding when it is untied; not the position table, layer norms or biases), total =
+# everything (a tied unembedding once), unembedding = lm_head's own count (0 when tied),
+# position = the position table wpe
+COUNTS = ("matrices", "total", "unembedding", "position")
 
 
 @dataclass(frozen=True)
@@ -68,12 +73,15 @@ def placeholder(name: str, model, t: int) -> str:
         return f"{float(trace['probs'][0, t, nxt]):.4f}"
     if name.startswith("params."):
         parts = name.split(".")
-        if len(parts) == 3 and parts[2] in ("matrices", "total"):
+        if len(parts) == 3 and parts[2] in COUNTS:
             try:
                 counts = _counts(parts[1])
             except ValueError:
                 raise UnknownPlaceholder(name) from None
-            return f"{counts.matrices_total if parts[2] == 'matrices' else counts.total:,}"
+            if parts[2] in ("matrices", "total"):
+                return f"{counts.matrices_total if parts[2] == 'matrices' else counts.total:,}"
+            kind = {"unembedding": "unembedding", "position": "position_embedding"}[parts[2]]
+            return f"{next(k.total for k in counts.kinds if k.kind == kind):,}"
     m = VALUE.match(name)
     if m:
         box = model.scene.by_name.get(m.group(1))
