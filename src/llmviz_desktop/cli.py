@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,10 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """A user error: printed as one line, exit code 2."""
+
+
+class _CommandError(UsageError):
+    """A user error found by a command: printed after "llmviz COMMAND: "."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,10 +50,141 @@ def _non_negative_float(text: str) -> float:
 
 
 def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text[:40]!r}")
     return value
+
+
+SEED_MAX = 2**128 - 1  # numpy's SeedSequence keeps 128 bits of a seed
+RENDER_FRAMES_MAX = 10_000
+CAMERA_TEXT_MAX = 4096  # characters of a --camera preset name or JSON object
+CAMERA_DEPTH_MAX = 4  # nesting of a --camera JSON value ({"target": [...]} is 2)
+FPS_RANGE = (0.1, 120.0)
+SECONDS_PER_CHECKPOINT_RANGE = (0.01, 600.0)
+# window backends of moderngl-window and the modules each one imports
+WINDOW_BACKENDS = {
+    "glfw": ("glfw",),
+    "pyglet": ("pyglet",),
+    "pygame2": ("pygame",),
+    "sdl2": ("sdl2",),
+    "pyqt5": ("PyQt5",),
+    "pyside2": ("PySide2",),
+    "tk": ("tkinter", "pyopengltk"),
+}
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to 2**128-1, got {text[:40]!r}"
+        ) from None
+    if not 0 <= value <= SEED_MAX:
+        shown = text if len(text) <= 40 else text[:20] + "..."
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**128-1, got {shown}")
+    return value
+
+
+def _int_range(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from {low:,} to {high:,}, got {text[:40]!r}"
+            )
+        return value
+
+    return parse
+
+
+def _float_range(low: float, high: float):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(
+                f"expected a number from {low:g} to {high:g}, got {text[:40]!r}"
+            )
+        return value
+
+    return parse
+
+
+def _camera_text(text: str) -> str:
+    """A --camera value, bounded before anything parses it: a preset name, or a JSON object
+    of at most CAMERA_TEXT_MAX characters and CAMERA_DEPTH_MAX levels of nesting whose fields
+    are the camera's. Ranges that depend on the model are checked once it is loaded
+    (render_cli.check_camera)."""
+    expected = (
+        f"expected a preset (overview, front, top-layer, output) or a JSON object of at most "
+        f"{CAMERA_TEXT_MAX} characters"
+    )
+    if len(text) > CAMERA_TEXT_MAX:
+        raise argparse.ArgumentTypeError(f"{expected}, got {len(text):,} characters")
+    if not text.strip().startswith("{"):
+        return text  # a preset name, checked against the presets with the scene
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:  # nesting measured without parsing (a deep value overflows the parser)
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > CAMERA_DEPTH_MAX:
+        raise argparse.ArgumentTypeError(
+            f"JSON nested {deepest} levels deep; expected at most {CAMERA_DEPTH_MAX} "
+            '(like {"target": [0, -1200, 0], "distance": 3000, "yaw": -14, "pitch": 6})'
+        )
+    from .camera import Camera, CameraError
+
+    try:
+        Camera.from_json(text)
+    except CameraError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def installed_window_backends() -> list[str]:
+    """The moderngl-window backends whose modules are installed (found, not imported)."""
+    from importlib.util import find_spec
+
+    def found(module: str) -> bool:
+        try:
+            return find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    return [name for name, mods in WINDOW_BACKENDS.items() if all(found(m) for m in mods)]
+
+
+def _window_backend(text: str) -> str:
+    installed = installed_window_backends()
+    if text not in installed:
+        why = "not installed" if text in WINDOW_BACKENDS else "unknown"
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is {why}; installed backends: {', '.join(installed) or 'none'}"
+        )
+    return text
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -91,8 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="model to open in the app (preset or directory; default: the last one used)",
     )
+    installed = installed_window_backends()
     parser.add_argument(
-        "--window", default="glfw", help="window backend for the app: glfw (default) or pyglet"
+        "--window",
+        type=_window_backend,
+        default="glfw" if "glfw" in installed or not installed else installed[0],
+        metavar="BACKEND",
+        help="window backend for the app, one of those installed here: "
+        f"{', '.join(installed) or 'none'} (default glfw)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -111,12 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 (default) picks the most likely token; > 0 samples from softmax(logits / T)",
     )
     p.add_argument("--top-k", type=_positive_int, default=None, help="sample from the k best")
-    p.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="random seed for sampling, 0..2**128-1 (default 0)"
+    )
     p.add_argument(
         "--max-new-tokens",
         type=_positive_int,
         default=None,
-        help="tokens to generate (default: 6 for the sort task, else 1)",
+        help="tokens to generate (default: 6 for the sort task, else 4 as the app and render)",
     )
     p.add_argument(
         "--json",
@@ -136,9 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, type=Path, help="output directory (new or empty)")
     p.add_argument("--steps", type=_positive_int, default=5000, help="optimiser steps (5000)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="sequences per step (64)")
-    p.add_argument("--lr", type=_positive_float, default=5e-4, help="learning rate (5e-4)")
-    p.add_argument("--seed", type=int, default=0, help="seed for init and data (0)")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help="sequences per step (64); at most what the available memory holds",
+    )
+    p.add_argument("--lr", type=_positive_float, default=5e-4, help="learning rate > 0 (5e-4)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for init and data, 0..2**128-1")
     p.add_argument(
         "--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints"
     )
@@ -162,11 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--camera",
+        type=_camera_text,
         default="overview",
         help="a preset (overview, front, top-layer, output) or a JSON object with target "
-        "[x, y, z], distance, yaw, pitch (degrees), fov",
+        "[x, y, z], distance, yaw, pitch (degrees), fov; the ranges depend on the model's size "
+        "and a refusal states them",
     )
-    p.add_argument("--frames", type=_positive_int, default=1, help="frames to draw (timing)")
+    p.add_argument(
+        "--frames",
+        type=_int_range(1, RENDER_FRAMES_MAX),
+        default=1,
+        help=f"frames to draw (timing), 1..{RENDER_FRAMES_MAX:,}",
+    )
     p.add_argument(
         "--report",
         type=Path,
@@ -210,15 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--walkthrough", action="store_true", help="record the walkthrough instead")
     p.add_argument("--chapter", default=None, help="with --walkthrough: only this chapter")
     p.add_argument("--out", required=True, type=Path, help="video file (or folder for png)")
-    p.add_argument("--fps", type=_positive_float, default=30.0, help="frames per second (30)")
+    p.add_argument(
+        "--fps",
+        type=_float_range(*FPS_RANGE),
+        default=30.0,
+        help=f"frames per second, {FPS_RANGE[0]:g}..{FPS_RANGE[1]:g} (gif: at most 50; 30)",
+    )
     p.add_argument(
         "--seconds-per-checkpoint",
-        type=_positive_float,
+        type=_float_range(*SECONDS_PER_CHECKPOINT_RANGE),
         default=1.0,
-        help="seconds each checkpoint gets, moving toward the next (1)",
+        help="seconds each checkpoint gets, moving toward the next, "
+        f"{SECONDS_PER_CHECKPOINT_RANGE[0]:g}..{SECONDS_PER_CHECKPOINT_RANGE[1]:g} (1)",
     )
     p.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (1280x720)")
-    p.add_argument("--camera", default="overview", help="preset or JSON, as for render")
+    p.add_argument(
+        "--camera", type=_camera_text, default="overview", help="preset or JSON, as for render"
+    )
     p.add_argument(
         "--codec",
         choices=("ffv1", "x264rgb", "mp4", "gif", "png"),
@@ -253,8 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    prog = "llmviz"
     try:
         args = build_parser().parse_args(argv)
+        prog = f"llmviz {args.command}" if args.command else "llmviz"
         if args.command is None:
             return run_app(args)
         commands = {
@@ -266,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export-video": cmd_export_video,
         }
         return commands[args.command](args)
+    except _CommandError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
@@ -278,16 +447,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> UsageError:
-    return UsageError(f"llmviz: {message}")
+    """One line for the user, printed as "llmviz COMMAND: message" with exit code 2."""
+    return _CommandError(message)
 
 
 def run_app(args: argparse.Namespace) -> int:
+    from .model.config import ConfigError
     from .model.weights import WeightsError, resolve_model
 
     if args.model is not None:
         try:
             resolve_model(args.model)  # fail fast with a one-line message, before a window
-        except WeightsError as e:
+        except (WeightsError, ConfigError) as e:
             raise _fail(str(e)) from None
     try:
         from .app import run
@@ -344,23 +515,38 @@ def _load(spec: str):
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .model.counts import trace_dtype
     from .model.generate import generate
-    from .model.tokenizer import CharTokenizer, TokenizerError
+    from .model.gpt import forward
+    from .model.tokenizer import TokenizerError
+    from .state import NEW_TOKENS, tokenizer_for
 
     cfg, params = _load(args.model)
     if params is None:
         raise _fail(f"{cfg.name} is a render-only preset without weights; pass --model DIR")
-    if cfg.vocab is None:
-        raise _fail(f"{args.model}: no character vocabulary in config.json; cannot tokenise")
     if args.input == "":
         raise _fail("--input is empty; give at least one token, e.g. CBABBC")
-    tok = CharTokenizer(cfg.vocab)
     try:
+        # the app's and render's tokenizer: letters, or the folder's tokenizer.json /
+        # vocab.json + merges.txt
+        tok = tokenizer_for(args.model, cfg)
+        if tok is None:
+            raise TokenizerError(
+                f"{args.model}: no character vocabulary in config.json and no tokenizer.json "
+                "(or vocab.json + merges.txt) next to it; cannot tokenise"
+            )
         ids = tok.encode(args.input)
     except TokenizerError as e:
-        raise _fail(f"--input {args.input!r}: {e}") from None
+        raise _fail(f"--input {args.input[:80]!r}: {e}") from None
+    if int(ids.max()) >= cfg.vocab_size:
+        raise _fail(
+            f"{getattr(tok, 'source', args.model)}: the tokenizer gives token id "
+            f"{int(ids.max())} but the model's vocabulary has {cfg.vocab_size} entries"
+        )
     task_len = (cfg.task or {}).get("length")
-    n_new = args.max_new_tokens or task_len or 1
+    n_new = args.max_new_tokens or task_len or NEW_TOKENS
     room = cfg.block_size - n_new + 1
     if len(ids) > room:
         raise _fail(
@@ -372,10 +558,20 @@ def cmd_infer(args: argparse.Namespace) -> int:
     gen = generate(cfg, params, ids, n_new, args.temperature, args.top_k, args.seed)
     output = tok.decode(gen.tokens[0])
     if args.json:
+        # the trace render and the app draw: the input and the generated tokens but the last
+        # (never fed back); its input rows are the logits of the first forward pass
+        full = np.concatenate([ids, gen.tokens[0][:-1]])
+        logits = forward(cfg, params, full, dtype=trace_dtype(cfg)).logits[0, : len(ids)]
+        probs = [s.probs[0] for s in gen.steps]
+        if not (np.isfinite(logits).all() and all(np.isfinite(p).all() for p in probs)):
+            raise _fail(
+                f"--model {args.model}: the forward pass gives non-finite logits (NaN or inf in "
+                "the weights?); no JSON to print"
+            )
         report = {
             "input": args.input,
             "output": output,
-            "logits": gen.first.logits[0].astype(float).tolist(),
+            "logits": logits.astype(float).tolist(),
             "steps": [
                 {
                     "position": s.position,
@@ -385,7 +581,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
                 for s in gen.steps
             ],
         }
-        print(json.dumps(report))
+        print(json.dumps(report, allow_nan=False))
     else:
         print(output)
     return 0

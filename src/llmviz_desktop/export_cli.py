@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +23,16 @@ def checkpoint_step(replay, frame: int, fps: float, seconds_per_checkpoint: floa
     return a + (b - a) * (c - i)
 
 
-def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
+FRAMES_MAX = 100_000  # frames in one export (55 minutes at 30 fps)
+
+Frames = Callable[[Any], Iterator[np.ndarray]]  # HeadlessSession -> frames drawn with it
+
+
+def training_frames(args, fail) -> tuple[Frames, int]:
     from .camera import CameraError
+    from .render_cli import camera_for
     from .replay import ReplayError, open_replay
-    from .state import AppState, load_model, parse_camera, with_params
+    from .state import AppState, load_model, with_params
 
     try:
         replay = open_replay(args.checkpoints)
@@ -36,15 +43,16 @@ def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
     base = load_model(str(replay.checkpoints[0].path))
     w, h = args.size
     try:
-        camera = parse_camera(args.camera, base.scene, w, h, panels=False)
+        camera = camera_for(args.camera, base.scene, w, h, panels=False)
     except CameraError as e:
         raise fail(str(e)) from None
     state = AppState(base, camera, width=w, height=h)
     state.show_ui = False
     state.colors.normalise = args.normalise
     total = round(len(replay.steps) * args.seconds_per_checkpoint * args.fps)
+    _check_total(total, f"{len(replay.steps)} checkpoints x --seconds-per-checkpoint", args, fail)
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames(session) -> Iterator[np.ndarray]:
         for f in range(total):
             step = checkpoint_step(replay, f, args.fps, args.seconds_per_checkpoint)
             state.model = state.home = with_params(base, replay.params_at(step))
@@ -56,10 +64,10 @@ def training_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
             )
             yield session.render(state)[:, :, :3]
 
-    return frames(), total
+    return frames, total
 
 
-def walkthrough_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
+def walkthrough_frames(args, fail) -> tuple[Frames, int]:
     from .state import AppState, camera_preset, load_model
     from .walkthrough.chapters import load_chapters
     from .walkthrough.player import Player
@@ -80,8 +88,10 @@ def walkthrough_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
     state.player = player
     stage = Stage()
     counts = [round(chapters.chapters[i].duration * args.fps) for i in chosen]
+    seconds = sum(chapters.chapters[i].duration for i in chosen)
+    _check_total(sum(counts), f"the walkthrough's {seconds:.0f} s", args, fail)
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames(session) -> Iterator[np.ndarray]:
         for index, n in zip(chosen, counts, strict=True):
             player.set_chapter(index)
             for f in range(n):
@@ -89,7 +99,16 @@ def walkthrough_frames(args, session, fail) -> tuple[Iterator[np.ndarray], int]:
                 stage.frame(state)
                 yield session.render(state)[:, :, :3]
 
-    return frames(), sum(counts)
+    return frames, sum(counts)
+
+
+def _check_total(total: int, length: str, args, fail) -> None:
+    """The number of frames (length x --fps) within 1..FRAMES_MAX, before anything is drawn."""
+    if not 1 <= total <= FRAMES_MAX:
+        raise fail(
+            f"--fps {args.fps:g}: {length} at {args.fps:g} fps make {total:,} frames; expected "
+            f"1 to {FRAMES_MAX:,} (lower --fps or --seconds-per-checkpoint)"
+        )
 
 
 def run_export(args: argparse.Namespace, fail) -> int:
@@ -97,7 +116,7 @@ def run_export(args: argparse.Namespace, fail) -> int:
 
     from .render.context import GLUnavailable
     from .render_cli import HeadlessSession
-    from .video import ExportError, codec_for, export_frames
+    from .video import GIF_MAX_FPS, ExportError, codec_for, export_frames
 
     if (args.checkpoints is None) == (not args.walkthrough):
         raise fail("give either --checkpoints DIR or --walkthrough")
@@ -108,16 +127,25 @@ def run_export(args: argparse.Namespace, fail) -> int:
         raise fail(str(e)) from None
     if not out.parent.is_dir():
         raise fail(f"--out {out}: directory {out.parent} does not exist")
+    if codec == "gif" and args.fps > GIF_MAX_FPS:
+        raise fail(
+            f"--fps {args.fps:g}: a GIF plays at most {GIF_MAX_FPS:g} fps; expected 0.1 to 50"
+        )
+    source = walkthrough_frames if args.walkthrough else training_frames
+    frames, total = source(args, fail)  # refusals before any drawing or progress bar
     try:
         session = HeadlessSession(*args.size)
     except GLUnavailable as e:
         raise fail(str(e)) from None
     try:
-        source = walkthrough_frames if args.walkthrough else training_frames
-        frames, total = source(args, session, fail)
         with tqdm(total=total, desc=f"exporting {out.name}", unit="frame") as bar:
             export_frames(
-                frames, out, args.fps, codec, total=total, progress=lambda n: bar.update(1)
+                frames(session),
+                out,
+                args.fps,
+                codec,
+                total=total,
+                progress=lambda n: bar.update(1),
             )
     except ExportError as e:
         raise fail(str(e)) from None

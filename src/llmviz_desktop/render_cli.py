@@ -25,6 +25,60 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+# --camera JSON ranges, relative to the model's extent (the diagonal of its scene bounds): the
+# presets put the camera up to ~190 extents away (a 16x8192 image) and the target up to ~11
+# extents outside the model; beyond these ranges a picture is blank or loses float precision
+CAMERA_DISTANCE_EXTENTS = 1000.0
+CAMERA_TARGET_EXTENTS = 100.0
+CAMERA_YAW_LIMIT = 360.0  # degrees either way
+CAMERA_PITCH_LIMIT = 90.0  # degrees either way (drawn clipped to 89)
+
+
+def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
+    """The camera a --camera value asks for (a preset, or JSON with every number in a range
+    that depends on the model's size); CameraError names the field and the range."""
+    from .camera import MIN_DISTANCE, CameraError
+    from .state import parse_camera
+
+    try:
+        camera = parse_camera(text, scene, width, height, panels)
+    except CameraError as e:
+        raise CameraError(f"--camera: {e}") from None
+    if not text.strip().startswith("{"):
+        return camera  # a preset frames the model
+    raw = json.loads(text)  # valid: parse_camera read it
+    lo, hi = (np.asarray(b, float) for b in scene.bounds)
+    extent = max(float(np.linalg.norm(hi - lo)), 1.0)
+
+    def refuse(field: str, value, expected: str) -> CameraError:
+        return CameraError(f"--camera: {field} {value} is out of range; expected {expected}")
+
+    far = CAMERA_DISTANCE_EXTENTS * extent
+    if "distance" in raw and not MIN_DISTANCE <= raw["distance"] <= far:
+        expected = (
+            f"{MIN_DISTANCE:g} to {far:.4g} ({CAMERA_DISTANCE_EXTENTS:g} x the model's extent "
+            f"of {extent:,.0f})"
+        )
+        raise refuse("distance", f"{raw['distance']:g}", expected)
+    if "target" in raw:
+        margin = CAMERA_TARGET_EXTENTS * extent
+        t0, t1 = lo - margin, hi + margin
+        t = np.asarray(raw["target"], float)
+        if not ((t0 <= t) & (t <= t1)).all():
+            box = ", ".join(f"{a:.4g}..{b:.4g}" for a, b in zip(t0, t1, strict=True))
+            shown = "[" + ", ".join(f"{v:g}" for v in t) + "]"
+            raise refuse(
+                "target",
+                shown,
+                f"x, y, z within {box} (the model's bounds widened by "
+                f"{CAMERA_TARGET_EXTENTS:g} x its extent of {extent:,.0f})",
+            )
+    for field, limit in (("yaw", CAMERA_YAW_LIMIT), ("pitch", CAMERA_PITCH_LIMIT)):
+        if field in raw and not -limit <= raw[field] <= limit:
+            raise refuse(field, f"{raw[field]:g}", f"-{limit:g} to {limit:g} degrees")
+    return camera
+
+
 class HeadlessSession:
     """An EGL context, an offscreen target and the frame renderer with a headless imgui."""
 
@@ -189,7 +243,7 @@ def run_render(args: argparse.Namespace, fail) -> int:
     from .model.weights import WeightsError
     from .render.context import GLUnavailable
     from .render.shader_source import ShaderSourceError
-    from .state import AppState, load_model, parse_camera
+    from .state import AppState, load_model
 
     out: Path = args.out
     if out.suffix.lower() != ".png":
@@ -200,9 +254,11 @@ def run_render(args: argparse.Namespace, fail) -> int:
     hover = getattr(args, "hover", None)
     if hover is not None and not (0 <= hover[0] < width and 0 <= hover[1] < height):
         raise fail(f"--hover {hover[0]:g},{hover[1]:g} lies outside the {width}x{height} image")
+    if args.input is not None and args.input == "":
+        raise fail("--input is empty; give at least one token, e.g. CBABBC")
     try:
         model = load_model(args.model, args.input)
-        camera = parse_camera(args.camera, model.scene, width, height)
+        camera = camera_for(args.camera, model.scene, width, height)
     except (WeightsError, ConfigError, CameraError, TokenizerError) as e:
         raise fail(str(e)) from None
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import GPTConfig
-from .gpt import Trace, forward, softmax
+from .gpt import Trace, forward
 from .params import Params
 
 
@@ -29,14 +29,23 @@ def next_token_distribution(
     logits: np.ndarray, temperature: float = 0.0, top_k: int | None = None
 ) -> np.ndarray:
     """logits [B, V] -> probabilities [B, V]. temperature 0 means greedy (plain softmax,
-    the argmax is taken); top_k keeps the k largest logits."""
+    the argmax is taken); top_k keeps the k largest logits.
+
+    softmax(logits / T) is computed as exp((logits - max) / T) / sum: the exponent is <= 0
+    whatever T, so a tiny T gives a one-hot distribution (never inf / inf = NaN) and a huge T
+    a uniform one."""
     logits = logits.astype(np.float64)
     if top_k is not None and top_k < logits.shape[-1]:
         kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
         logits = np.where(logits < kth, -np.inf, logits)
-    if temperature > 0:
-        logits = logits / temperature
-    return softmax(logits)
+    z = logits - logits.max(axis=-1, keepdims=True)  # [B, V] <= 0, the best at 0
+    # (a tiny temperature overflows the scaled gaps to -inf, a huge one underflows them to 0,
+    # and exp of a very negative gap underflows to 0: all exact limits of the distribution)
+    with np.errstate(over="ignore", under="ignore"):
+        if temperature > 0:
+            z = z / temperature
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
 
 
 def generate(

@@ -125,6 +125,17 @@ def sort_accuracy(cfg: GPTConfig, params: Params) -> int:
     return int(((pred == y) | ~counted).all(axis=1).sum())
 
 
+def logits_finite(cfg: GPTConfig, params: Params) -> bool:
+    """Whether the parameters are all finite and give finite logits on all 729 inputs: a
+    checkpoint worth keeping. A run whose loss became NaN or inf has diverged; its parameters
+    from then on are not."""
+    if not all(np.isfinite(p).all() for p in params.values()):
+        return False
+    x, _ = sequences_for(all_inputs())
+    with single_blas_thread(), np.errstate(all="ignore"):  # overflow is the answer, not an error
+        return bool(np.isfinite(forward(cfg, params, x).logits).all())
+
+
 def greedy_sort_accuracy(cfg: GPTConfig, params: Params) -> int:
     """The same count by actually decoding greedily, token by token (slower)."""
     inp = all_inputs()
