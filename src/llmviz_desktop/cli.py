@@ -131,8 +131,13 @@ def _camera_text(text: str) -> str:
     )
     if len(text) > CAMERA_TEXT_MAX:
         raise argparse.ArgumentTypeError(f"{expected}, got {len(text):,} characters")
-    if not text.strip().startswith("{"):
-        return text  # a preset name, checked against the presets with the scene
+    if not text.strip().startswith(("{", "[")):
+        from .state import CAMERA_PRESETS
+
+        if text.strip() in CAMERA_PRESETS:
+            return text
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise argparse.ArgumentTypeError(f"{expected}, got {shown!r}")
     depth = deepest = 0
     in_string = escaped = False
     for ch in text:  # nesting measured without parsing (a deep value overflows the parser)
@@ -555,19 +560,21 @@ def cmd_infer(args: argparse.Namespace) -> int:
         )
     if args.top_k is not None and args.top_k > cfg.vocab_size:
         raise _fail(f"--top-k {args.top_k} exceeds the vocabulary of {cfg.vocab_size}")
-    gen = generate(cfg, params, ids, n_new, args.temperature, args.top_k, args.seed)
-    output = tok.decode(gen.tokens[0])
-    if args.json:
+    # weights that overflow float32 give inf/NaN logits: refused below, not warned about
+    with np.errstate(all="ignore"):
+        gen = generate(cfg, params, ids, n_new, args.temperature, args.top_k, args.seed)
         # the trace render and the app draw: the input and the generated tokens but the last
         # (never fed back); its input rows are the logits of the first forward pass
         full = np.concatenate([ids, gen.tokens[0][:-1]])
         logits = forward(cfg, params, full, dtype=trace_dtype(cfg)).logits[0, : len(ids)]
-        probs = [s.probs[0] for s in gen.steps]
-        if not (np.isfinite(logits).all() and all(np.isfinite(p).all() for p in probs)):
-            raise _fail(
-                f"--model {args.model}: the forward pass gives non-finite logits (NaN or inf in "
-                "the weights?); no JSON to print"
-            )
+    probs = [s.probs[0] for s in gen.steps]
+    if not (np.isfinite(logits).all() and all(np.isfinite(p).all() for p in probs)):
+        raise _fail(
+            f"--model {args.model}: the forward pass overflows (logits NaN or inf: weights too "
+            "large for float32?); no output"
+        )
+    output = tok.decode(gen.tokens[0])
+    if args.json:
         report = {
             "input": args.input,
             "output": output,
