@@ -5,6 +5,7 @@ keeps what was good; `infer` reads Hugging Face GPT-2 folders and reports render
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_run import llmviz
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_cli import assert_usage_error
 from test_gpt2_checkpoint import write_checkpoint
 
@@ -309,3 +312,60 @@ def test_finding_window_backends_imports_no_gui_toolkit():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# ---- fuzz: --camera JSON of any numbers ------------------------------------------------------
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.sampled_from([10**400, -(10**400), 2**1024]),  # JSON integers no float holds
+    st.sampled_from([0, 1e-300, 5e-324, 1e308, -1e308, 89.9, 90.5, 360, 361, 0.01, 2.6e6, 3e6]),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+)
+CAMERA_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "target": st.one_of(st.lists(NUMBERS, min_size=0, max_size=4), NUMBERS),
+        "distance": NUMBERS,
+        "yaw": NUMBERS,
+        "pitch": NUMBERS,
+        "fov": NUMBERS,
+        "roll": NUMBERS,
+    },
+)
+
+
+@functools.cache
+def nano_scene():
+    return load_model("nano-sort").scene
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(fields=CAMERA_FIELDS)
+def test_fuzz_camera_json_is_refused_in_one_line_or_draws_finite_numbers(fields):
+    """Any --camera object: refused with one line (at parse time or against the model's size),
+    or a camera whose view of the model projects to finite pixels without a numpy warning."""
+    import argparse
+
+    from llmviz_desktop.camera import CameraError
+    from llmviz_desktop.cli import _camera_text
+    from llmviz_desktop.render_cli import camera_for
+
+    scene = nano_scene()
+    text = json.dumps(fields)  # NaN, Infinity and 400-digit integers included
+    try:
+        _camera_text(text)
+        camera = camera_for(text, scene, 320, 180)
+    except (argparse.ArgumentTypeError, CameraError) as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    lo, hi = (np.asarray(b, float) for b in scene.bounds)
+    points = np.array([camera.target, (lo + hi) / 2, lo, hi])
+    ahead = (points - camera.eye()) @ camera.forward() > camera.clip_planes()[0]
+    with np.errstate(all="raise"):
+        assert np.isfinite(camera.eye()).all()
+        assert np.isfinite(camera.view_projection(320, 180)).all()
+        assert np.isfinite(camera.project(points[ahead], 320, 180)).all()

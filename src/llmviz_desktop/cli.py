@@ -166,6 +166,10 @@ def _camera_text(text: str) -> str:
         Camera.from_json(text)
     except CameraError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    except OverflowError:  # a 400-digit integer is no float
+        raise argparse.ArgumentTypeError(
+            "camera numbers must fit a float (at most about 1.8e308 in size)"
+        ) from None
     return text
 
 
