@@ -38,7 +38,7 @@ def training_frames(args, fail) -> tuple[Frames, int]:
         replay = open_replay(args.checkpoints)
     except ReplayError as e:
         raise fail(str(e)) from None
-    for warning in replay.warnings:
+    for warning in replay.warnings + replay.metrics_warnings:
         print(f"llmviz: warning: {warning}")
     base = load_model(str(replay.checkpoints[0].path))
     w, h = args.size
@@ -57,7 +57,7 @@ def training_frames(args, fail) -> tuple[Frames, int]:
             step = checkpoint_step(replay, f, args.fps, args.seconds_per_checkpoint)
             state.model = state.home = with_params(base, replay.params_at(step))
             m = replay.metrics_at(step)
-            loss = f" · loss {m['loss']:.4f}" if m else ""
+            loss = f" · loss {m['loss']:.4f}" if m and "loss" in m else ""
             state.hud = (
                 f"training step {step:,.0f}{loss} · {state.model.input_text} -> "
                 f"{state.model.output_text}"

@@ -11,13 +11,13 @@ Codecs (``CODECS``):
   are encoded (Pillow) and written as they arrive, so memory does not grow with their number.
 - ``png``     a folder of frame_000000.png, frame_000001.png, ...
 
-The video codecs pipe rawvideo rgb24 into the ffmpeg that ships with imageio-ffmpeg. Every export
-is atomic: it writes a hidden temporary sibling (``.NAME.XXXXXXXX.partial``) and renames it onto
-the target only once it is complete, so Ctrl-C, an exception from the frame source, an ffmpeg
-failure or a full disk leaves the target as it was (absent, or the previous file intact) and no
-temporary behind. Failures the user can act on are ``ExportError`` with a one-line message that
-names the file. Exceptions raised by the frame source itself (including KeyboardInterrupt)
-propagate unchanged after the cleanup.
+The video codecs pipe rawvideo rgb24 into the ffmpeg that ships with imageio-ffmpeg. Every export is
+atomic: it writes a hidden temporary sibling (``.NAME.PID-XXXXXXXX.partial``; the next export sweeps
+one a killed export left) and renames it onto the target only once it is complete, so Ctrl-C, an
+exception from the frame source, an ffmpeg failure or a full disk leaves the target as it was
+(absent, or the previous file intact) and no temporary behind. Failures the user can act on are
+``ExportError`` with a one-line message that names the file. Exceptions raised by the frame source
+itself (including KeyboardInterrupt) propagate unchanged after the cleanup.
 
 This module knows nothing about GL: flip GL read-backs (origin bottom-left) before passing them.
 """
@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from .model.atomic import sweep_stale, temp_prefix
 
 CODECS = ("ffv1", "x264rgb", "mp4", "gif", "png")
 
@@ -475,7 +477,7 @@ def _write_png(src: _Source, tmp: Path, progress: ProgressFn) -> None:
 
 def _temp_sibling(out: Path, folder: bool) -> Path:
     for _ in range(100):
-        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
+        tmp = out.with_name(f"{temp_prefix(out)}{secrets.token_hex(4)}.partial")
         try:
             if folder:
                 os.mkdir(tmp, 0o777)  # the umask applies, as for any new folder
@@ -565,6 +567,7 @@ def export_frames(
     _check_target(out, codec)
 
     src = _Source(frames, out, total)
+    sweep_stale(out.parent, out.name)  # temps of an earlier export here that was killed
     try:
         tmp = _temp_sibling(out, folder=codec == "png")
     except OSError as e:
