@@ -276,7 +276,7 @@ class _Builder:
 
     def layer_norm(self, prefix: str, label: str, layer: int | None, group: str, y: float):
         C, g = self.cfg.n_embd, self.g
-        for stat, title in (("mean", "mean"), ("rstd", "1/std (rstd)")):  # one row each
+        for stat, title in (("mean", "mean"), ("rstd", "rstd = 1/√(σ²+ε)")):  # one row each
             name = f"{prefix}.{stat}"
             y = self.spine(
                 name,
