@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
 import time as time_module
+import warnings
 from dataclasses import asdict
 
 import moderngl_window as mglw
 import numpy as np
 
 from .camera import Camera, fly
-from .errors import contained
+from .errors import contained, record
 from .learning import Learning
 from .pacing import FramePacer
 from .picking import pick_box, pick_cell
 from .render.context import GLUnavailable, check_version
 from .render.frame import FrameRenderer
 from .sampling import Sampling
-from .settings import MAX_RECENT, Settings, load_settings, save_settings
-from .state import AppState, camera_preset, input_problem, load_model, random_input
+from .settings import (
+    MAX_RECENT,
+    Settings,
+    load_settings,
+    save_settings,
+    window_size,
+)
+from .state import AppState, LoadedModel, camera_preset, input_problem, load_model, random_input
 from .ui.headless import create_ui_context
 from .ui.imgui_input import ImguiInput
-from .ui.panels import draw_ui
+from .ui.panels import draw_ui, end_abandoned_frame
 from .walkthrough.chapters import load_chapters
 from .walkthrough.player import Player
 from .walkthrough.stage import Stage
@@ -30,6 +39,34 @@ from .walkthrough.stage import Stage
 SETTINGS_EVERY_S = 2.0
 ZOOM_STEP = 0.85  # distance factor per scroll notch
 FLY_SECONDS = 0.6  # Home / R / F animate the camera over this long
+FALLBACK_MODEL = "nano-sort"  # what the window opens on when the asked-for model fails
+SHOWN_INPUT = 24  # a refused input is echoed up to this many characters
+
+
+def load_failure(spec: str, e: Exception) -> str:
+    """'could not load <spec>: <reason>', one line; errors that name their file already say
+    where, so the spec is added only when they do not."""
+    said = (str(e).splitlines() or [type(e).__name__])[0]
+    return f"could not load: {said}" if spec in said else f"could not load {spec}: {said}"
+
+
+def shortened(text: str) -> str:
+    return repr(text if len(text) <= SHOWN_INPUT else text[: SHOWN_INPUT - 4] + "...")
+
+
+def _contained_event(method):
+    """A window event handler that raises is shown and logged like a panel; the app goes on
+    (an exception escaping a glfw callback would end the main loop)."""
+
+    @functools.wraps(method)
+    def handler(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as e:
+            record(self.state.errors, "input", e)
+            return None
+
+    return handler
 
 
 class LlmvizWindow(mglw.WindowConfig):
@@ -39,19 +76,24 @@ class LlmvizWindow(mglw.WindowConfig):
     aspect_ratio = None  # type: ignore[assignment]  # the viewport follows the window
     resizable = True
     vsync = True
+    log_level = logging.WARNING  # not moderngl-window's INFO lines about the context
     model_spec = "nano-sort"  # set by the launcher before the window is created
+    model_from_settings = False  # model_spec is the last model used (settings.json)
     startup_settings = Settings()
     startup_warning: str | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        # moderngl-window closes the window on Escape by default; here Esc unpins a tooltip,
+        # leaves a text field or stops a camera flight. Ctrl+Q and the close button quit.
+        self.wnd.exit_key = None
         check_version(self.ctx)
         create_ui_context()
         self.input = ImguiInput(self.wnd.keys)
         self.input.resize(*self.wnd.size, *self.wnd.buffer_size)
         self.frame = FrameRenderer(self.ctx)
         width, height = self.wnd.buffer_size
-        model = load_model(self.model_spec)
+        model, problem = self._first_model(self.model_spec)
         self.state = AppState(model, camera_preset("overview", model.scene, width, height))
         self.state.width, self.state.height = width, height
         self.state.player = Player(load_chapters())
@@ -61,8 +103,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self._saved = asdict(self.settings)
         self._saved_at = 0.0
         self._save_error = ""
-        if self.startup_warning:
-            self.state.status = self.startup_warning
+        self.state.status = " · ".join(m for m in (problem, self.startup_warning) if m)
         self.stage = Stage()
         self.rng = np.random.default_rng()
         self._drag_depth: float | None = None
@@ -74,6 +115,22 @@ class LlmvizWindow(mglw.WindowConfig):
         self.pacer = FramePacer()
         self.pacer.touch(time_module.perf_counter())  # the first frames settle fonts and panels
         self._iconified = False
+
+    def _first_model(self, spec: str) -> tuple[LoadedModel, str]:
+        """The model to open on, and why it is not `spec` ('' when it is): a folder that does
+        not load (given with --model, or remembered in the settings) opens nano-sort with the
+        reason in the panel and one warning line, never a traceback."""
+        try:
+            return load_model(spec), ""
+        except Exception as e:
+            if spec == FALLBACK_MODEL:
+                raise  # the shipped model itself: a broken installation, not user input
+            why = load_failure(spec, e)
+            if self.model_from_settings:
+                why = f"last model: {why}"
+            why += f"; showing {FALLBACK_MODEL}"
+            print(f"llmviz: warning: {why}", file=sys.stderr)
+            return load_model(FALLBACK_MODEL), why
 
     # ---- coordinates -----------------------------------------------------------------------
 
@@ -114,7 +171,7 @@ class LlmvizWindow(mglw.WindowConfig):
                 learning is not None and learning.training is not None and learning.training.running
             )
             or (learning is not None and learning.replay is not None and learning.replay_playing)
-            or (sup is not None and (sup.running or sup.busy))
+            or (sup is not None and sup.animating)
         )
 
     def _pace(self, frame_start: float, hidden: bool = False) -> None:
@@ -136,37 +193,69 @@ class LlmvizWindow(mglw.WindowConfig):
     def _touch(self) -> None:
         self.pacer.touch(time_module.perf_counter())
 
+    @_contained_event
     def on_iconify(self, iconified: bool) -> None:
         self._iconified = iconified
         self._touch()
 
     def on_render(self, time: float, frame_time: float) -> None:
+        """One frame. Each stage is contained (errors.contained): an exception in the camera
+        flight, the walkthrough, training, drawing, the panels' actions, saving the settings
+        or pacing is shown in the error panel and logged, and the next frame comes."""
         frame_start = time_module.perf_counter()
         self._time = time
+        self.input.set_delta_time(frame_time)
+        if not contained(self.state.errors, "camera flight", self._fly, time):
+            self._flight = None
+        hidden = self._iconified or self.state.width == 0 or self.state.height == 0
+        if not hidden:  # minimised: draw nothing, do not spin the CPU
+            try:
+                self._frame(time, frame_time)
+            except Exception as e:  # anything the finer guards below did not catch
+                end_abandoned_frame()
+                record(self.state.errors, "frame", e)
+        if not contained(self.state.errors, "pacing", self._pace, frame_start, hidden):
+            time_module.sleep(1.0 / 60.0)  # never spin when pacing itself fails
+
+    def _fly(self, time: float) -> None:
         if self._flight is not None:
             start, end, t0 = self._flight
             progress = (time - t0) / FLY_SECONDS
             self.state.camera = fly(start, end, progress)
             if progress >= 1.0:
                 self._flight = None
-        self.input.set_delta_time(frame_time)
-        if self._iconified or self.state.width == 0 or self.state.height == 0:
-            self._pace(frame_start, hidden=True)  # minimised: draw nothing, do not spin the CPU
-            return
+
+    def _frame(self, time: float, frame_time: float) -> None:
         self._fps_frames += 1
         self._fps_time += frame_time
         if self._fps_time >= 0.5:
             self.state.fps = self._fps_frames / self._fps_time
             self._fps_frames, self._fps_time = 0, 0.0
+        self._contained("walkthrough", self._advance_player, frame_time)
+        self._contained("training", self.state.learning.update, self.state, time, frame_time)
+        self._contained("walkthrough", self.stage.frame, self.state)
+        self.wnd.use()
+        drawn: list = []
+        if not contained(self.state.errors, "drawing", self._draw, drawn):
+            end_abandoned_frame()
+        if drawn:
+            contained(self.state.errors, "controls", self._carry_out, drawn[0])
+        if time - self._saved_at >= SETTINGS_EVERY_S:
+            self._saved_at = time
+            contained(self.state.errors, "settings", self._save_if_changed)
+
+    def _advance_player(self, frame_time: float) -> None:
         player = self.state.player
         if player is not None:
             player.advance(frame_time)
             if player.active and not player.free_camera:
                 self._flight = None  # the walkthrough owns the camera
-        self._contained("training", self.state.learning.update, self.state, time, frame_time)
-        self._contained("walkthrough", self.stage.frame, self.state)
-        self.wnd.use()
-        actions = self.frame.render(self.state, draw_ui)
+
+    def _draw(self, out: list) -> None:
+        out.append(self.frame.render(self.state, draw_ui))
+
+    def _carry_out(self, actions) -> None:
+        """What the panels asked for this frame."""
         if actions.load_model:
             self._switch_model(actions.load_model)
         if actions.reset_camera:
@@ -187,10 +276,6 @@ class LlmvizWindow(mglw.WindowConfig):
             learning.start_training(self.state)
         if learning is not None and actions.learn.open_dir:
             learning.open(actions.learn.open_dir, self.state)
-        if time - self._saved_at >= SETTINGS_EVERY_S:
-            self._saved_at = time
-            self._save_if_changed()
-        self._pace(frame_start)
 
     def _walk_actions(self, actions) -> None:
         s = self.state
@@ -208,15 +293,25 @@ class LlmvizWindow(mglw.WindowConfig):
         if home.config.vocab is not None:
             text = text.upper()
         problem = input_problem(text, home.config)
-        if problem:
-            s.input_error = f"{text!r}: {problem}"
+        if problem:  # under the input field; a long paste is not echoed whole
+            s.input_error = f"{shortened(text)}: {problem}"
             return
         s.input_error = ""
-        self._switch_model(home.name, text, sampling, keep_camera=True)
+        self._switch_model(home.name, text, sampling, keep_camera=True, input_error=True)
 
     def _switch_model(
-        self, spec: str, text: str | None = None, sampling=None, keep_camera: bool = False
-    ) -> None:
+        self,
+        spec: str,
+        text: str | None = None,
+        sampling=None,
+        keep_camera: bool = False,
+        input_error: bool = False,
+    ) -> bool:
+        """Load `spec` (with this input and sampling) and show it; False when it failed: the
+        reason is in the model panel's status line, or under the input field when the typed
+        input was refused (too many tokens for the context)."""
+        from .model.tokenizer import TokenizerError
+
         try:
             home = self.state.home
             same = home is not None and spec == home.name
@@ -225,17 +320,22 @@ class LlmvizWindow(mglw.WindowConfig):
                 text if text is not None else (home.input_text if same else None),
                 sampling if sampling is not None else (home.sampling if same else None),
             )
+        except TokenizerError as e:
+            if not input_error:
+                self.state.status = load_failure(spec, e)
+            else:
+                said = (str(e).splitlines() or [""])[0]
+                self.state.input_error = f"{shortened(text or '')}: {said}"
+            return False
         except Exception as e:  # shown in the panel, the app keeps running
-            said = str(e)  # errors name their file; the spec only when they do not
-            self.state.status = (
-                f"could not load: {said}" if spec in said else f"could not load {spec}: {said}"
-            )
-            return
+            self.state.status = load_failure(spec, e)
+            return False
         self.state.model = self.state.home = model
         self.state.status = ""
         self.state.pinned = None
         if not keep_camera:
             self._reset_camera()
+        return True
 
     def _reset_camera(self, animate: bool = False) -> None:
         s = self.state
@@ -248,6 +348,7 @@ class LlmvizWindow(mglw.WindowConfig):
 
     # ---- events ----------------------------------------------------------------------------
 
+    @_contained_event
     def on_resize(self, width: int, height: int) -> None:
         self._touch()
         s = self.state
@@ -259,12 +360,14 @@ class LlmvizWindow(mglw.WindowConfig):
             s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
         self.input.resize(width, height, *self.wnd.buffer_size)
 
+    @_contained_event
     def on_mouse_position_event(self, x, y, dx, dy) -> None:
         self._touch()
         self.input.mouse_position_event(x, y, dx, dy)
         self._mouse = (x, y)
         self.state.mouse = None if self.input.wants_mouse() else self._px(x, y)
 
+    @_contained_event
     def on_mouse_press_event(self, x, y, button) -> None:
         self._touch()
         self.input.mouse_press_event(x, y, button)
@@ -283,6 +386,7 @@ class LlmvizWindow(mglw.WindowConfig):
                 point = hit[1]
                 self._drag_depth = float((point - cam.eye()) @ cam.forward())
 
+    @_contained_event
     def on_mouse_release_event(self, x, y, button) -> None:
         self._touch()
         self.input.mouse_release_event(x, y, button)
@@ -299,6 +403,7 @@ class LlmvizWindow(mglw.WindowConfig):
         hit = pick_cell(s.model.scene, s.camera, *self._px(x, y), s.width, s.height)
         s.pinned = hit
 
+    @_contained_event
     def on_mouse_drag_event(self, x, y, dx, dy) -> None:
         self._touch()
         self.input.mouse_drag_event(x, y, dx, dy)
@@ -313,6 +418,7 @@ class LlmvizWindow(mglw.WindowConfig):
         elif self.wnd.mouse_states.right:
             s.camera = s.camera.orbited(pdx, pdy)
 
+    @_contained_event
     def on_mouse_scroll_event(self, x_offset: float, y_offset: float) -> None:
         self._touch()
         self.input.mouse_scroll_event(x_offset, y_offset)
@@ -329,16 +435,21 @@ class LlmvizWindow(mglw.WindowConfig):
         )
         s.camera = s.camera.zoomed(ZOOM_STEP ** float(np.sign(y_offset)), anchor)
 
+    @_contained_event
     def on_unicode_char_entered(self, char: str) -> None:
         self._touch()
         self.input.unicode_char_entered(char)
 
+    @_contained_event
     def on_key_event(self, key, action, modifiers) -> None:
         self._touch()
         self.input.key_event(key, action, modifiers)
         keys = self.wnd.keys
-        if action != keys.ACTION_PRESS or self.input.wants_keyboard():
+        if action == keys.ACTION_PRESS and key == keys.Q and modifiers.ctrl:
+            self.wnd.close()  # Ctrl+Q quits, even from a text field (on_close saves)
             return
+        if action != keys.ACTION_PRESS or self.input.wants_keyboard():
+            return  # a text field has the keys: Esc there leaves the field (imgui)
         s = self.state
         player = s.player
         if key == keys.SPACE and player is not None and player.chapters.chapters:
@@ -364,7 +475,8 @@ class LlmvizWindow(mglw.WindowConfig):
                 box = s.model.scene.boxes[hit[0]]
                 lo, hi = np.array(box.min_corner), np.array(box.max_corner)
                 self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
-        elif key == keys.ESCAPE:
+        elif key == keys.ESCAPE:  # never quits (exit_key is off)
+            self._stop_flight()
             if s.pinned is not None:
                 s.pinned = None
             else:
@@ -421,28 +533,45 @@ class LlmvizWindow(mglw.WindowConfig):
         self.frame.release()
 
 
+def screen_area(window: str) -> tuple[int, int] | None:
+    """The primary monitor's work area (glfw), or None when it cannot be asked (another
+    backend, no display: the window system then says why when the window opens)."""
+    if window != "glfw":
+        return None
+    try:
+        import glfw
+
+        with warnings.catch_warnings():  # no display: glfw warns; the window open reports it
+            warnings.simplefilter("ignore")
+            if not glfw.init():
+                return None
+            monitor = glfw.get_primary_monitor()
+            if not monitor:
+                return None
+            _, _, width, height = glfw.get_monitor_workarea(monitor)
+    except Exception:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
 def run(model_spec: str | None = None, window: str = "glfw") -> int:
-    """Open the window; 2 with a one-line message when no OpenGL 3.3 context can be had."""
+    """Open the window; 2 with a one-line message when no OpenGL 3.3 context can be had.
+    A model that does not load (--model, or the last one used) opens nano-sort instead, with
+    the reason in the model panel (LlmvizWindow._first_model)."""
+    logging.getLogger("moderngl_window").setLevel(logging.WARNING)  # no INFO lines
     settings, warning = load_settings()
     if warning:
-        print(f"llmviz: warning: {warning}")
-    if model_spec is None:  # the last model used, if it still loads
-        from .model.weights import WeightsError, resolve_model
-
-        try:
-            resolve_model(settings.model)
-        except (WeightsError, ValueError) as e:
-            print(f"llmviz: warning: last model unavailable ({e}); opening nano-sort")
-            settings.model = "nano-sort"
+        print(f"llmviz: warning: {warning}", file=sys.stderr)
     attrs = {
-        "model_spec": model_spec or settings.model,
+        "model_spec": model_spec if model_spec is not None else settings.model,
+        "model_from_settings": model_spec is None,
         "startup_settings": settings,
         "startup_warning": warning,
-        # a window last shrunk to a sliver opens at a usable size
-        "window_size": (max(settings.window_width, 480), max(settings.window_height, 320)),
+        # a window last shrunk to a sliver opens at a usable size, and a saved size larger
+        # than the screen (65535 x 65535 crashes glfw) at the screen's
+        "window_size": window_size(settings, screen_area(window)),
     }
     LlvizConfig = type("LlvizConfig", (LlmvizWindow,), attrs)
-    import warnings
 
     try:
         with warnings.catch_warnings(record=True) as caught:  # glfw reports via warnings
@@ -464,7 +593,10 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
                 file=sys.stderr,
             )
             return 2
-        raise
+        from .errors import report
+
+        print(f"llmviz: the window failed: {report('window', e)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -35,21 +35,29 @@ def logger() -> logging.Logger:
     return log
 
 
+def summary(where: str, exc: BaseException) -> str:
+    """The one line to show the user."""
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return f"{where}: {type(exc).__name__}: {first} (details in {log_path()})"
+
+
 def report(where: str, exc: BaseException) -> str:
     """Log the traceback; return the one line to show the user."""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     logger().error("%s failed:\n%s", where, tb)
-    first = (str(exc).splitlines() or [""])[0][:200]
-    return f"{where}: {type(exc).__name__}: {first} (details in {log_path()})"
+    return summary(where, exc)
 
 
 MAX_SHOWN = 5  # the error panel keeps the latest few distinct lines
 
 
 def record(shown: list[str], where: str, exc: BaseException) -> str:
-    """report() it and add its line to `shown` (the error panel's list), once."""
-    message = report(where, exc)
+    """report() it and add its line to `shown` (the error panel's list), once: a failure that
+    repeats every frame is logged again only after the user dismissed its line, so the log
+    does not grow by a traceback a frame."""
+    message = summary(where, exc)
     if message not in shown:
+        report(where, exc)
         shown.append(message)
         del shown[:-MAX_SHOWN]
     return message

@@ -15,6 +15,8 @@ from .model.atomic import atomic_write
 APP = "llmviz-desktop"
 MAX_BYTES = 64 * 1024
 MAX_RECENT = 8
+MIN_WINDOW = (480, 320)  # a window last shrunk to a sliver opens at a usable size
+MAX_WINDOW = 16384  # the largest side opened when the screen's size is unknown
 
 
 @dataclass
@@ -74,16 +76,70 @@ def _validated(data: object) -> Settings:
     return s
 
 
+class NotAFile(ValueError):
+    """The path is a FIFO, a device, a folder...: refused without reading it."""
+
+
+def read_small_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most max_bytes. A FIFO, device or folder is refused
+    (NotAFile) without opening it for a blocking read; a larger file (ValueError) without
+    reading more than max_bytes + 1 bytes. OSError when it cannot be read."""
+    import stat
+
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotAFile(f"not a regular file ({_file_kind(mode)})")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)  # what was opened, should the path have changed meanwhile
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(f"not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > max_bytes:
+            raise ValueError(f"{info.st_size} bytes is too large (at most {max_bytes})")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > max_bytes:  # it grew while being read
+        raise ValueError(f"more than {max_bytes} bytes is too large")
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
+
+
 def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
     """(settings, warning). A missing file gives the defaults quietly; a corrupt one is moved
-    aside (settings.json.corrupt-<time>) and reported in the warning."""
+    aside (settings.json.corrupt-<time>) and reported in the warning. A FIFO, device or
+    folder in its place is left alone, never read (it could block or never end), and
+    reported in the warning; the defaults are used."""
     path = path or settings_path()
-    if not path.exists():
+    if not os.path.lexists(path):
         return Settings(), None
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ValueError(f"{path.stat().st_size} bytes is too large")
-        return _validated(json.loads(path.read_text(encoding="utf-8"))), None
+        text = read_small_file(path, MAX_BYTES).decode("utf-8")
+        return _validated(json.loads(text)), None
+    except NotAFile as e:
+        return Settings(), f"{path}: settings ignored ({e}); using defaults"
+    except FileNotFoundError:  # a dangling link, or removed meanwhile
+        return Settings(), None
     except (ValueError, UnicodeDecodeError, RecursionError, OSError) as e:
         aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
@@ -102,3 +158,13 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(asdict(settings), indent=2) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def window_size(settings: Settings, screen: tuple[int, int] | None) -> tuple[int, int]:
+    """The saved window size, at least MIN_WINDOW and at most the screen's work area (or
+    MAX_WINDOW a side when it is unknown): glfw crashes on a 65535 x 65535 window."""
+    limit_w, limit_h = screen if screen is not None else (MAX_WINDOW, MAX_WINDOW)
+    limit_w, limit_h = min(limit_w, MAX_WINDOW), min(limit_h, MAX_WINDOW)
+    width = min(max(settings.window_width, MIN_WINDOW[0]), limit_w)
+    height = min(max(settings.window_height, MIN_WINDOW[1]), limit_h)
+    return max(width, 1), max(height, 1)

@@ -101,7 +101,7 @@ def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
     n_new = (cfg.task or {}).get("length", NEW_TOKENS)
     room = cfg.block_size - n_new + 1
     if len(ids) > room:
-        raise TokenizerError(f"the text is {len(ids)} tokens; at most {room} fit the context")
+        raise TokenizerError(f"the text is {len(ids)} tokens; {context_limit(cfg, room)}")
     gen = generate(cfg, params, ids, n_new, sampling.temperature, sampling.top_k, sampling.seed)
     full = np.concatenate([ids, gen.tokens[0][:-1]])  # the last token is never fed back
     trace = forward(cfg, params, full, dtype=trace_dtype(cfg))  # float64 for small models
@@ -182,18 +182,41 @@ class AppState:
             self.home = self.model
 
 
+def context_limit(config: GPTConfig, room: int) -> str:
+    """'at most R tokens fit: <model>'s context is N ...': the limit an input meets, named by
+    the model's context size (the generated tokens fed back take the rest)."""
+    fed_back = config.block_size - room
+    rest = f", {fed_back} of them for the generated tokens" if fed_back > 0 else ""
+    return f"at most {room} tokens fit: {config.name}'s context is {config.block_size} tokens{rest}"
+
+
+def input_room(config: GPTConfig) -> int:
+    """How many input tokens fit the context with the generated ones after them."""
+    n_new = (config.task or {}).get("length", NEW_TOKENS)
+    return max(config.block_size - n_new + 1, 0)
+
+
+MAX_BAD_SHOWN = 5  # a pasted page of other characters names only the first few
+
+
 def input_problem(text: str, config: GPTConfig) -> str:
-    """Why a typed input cannot be used ('' when it can): letters outside the vocabulary, or
-    not the task's length."""
+    """Why a typed input cannot be used ('' when it can): letters outside the vocabulary, more
+    than the model's context holds, or not the task's length. One short line whatever the
+    text (it never repeats a long input)."""
     if config.vocab is None:  # BPE: any text; the token count is checked when it runs
         return "" if text.strip() else "type some text"
     vocab = config.vocab
     bad = sorted({ch for ch in text if ch not in vocab})
     if bad:
-        return f"{', '.join(repr(c) for c in bad)} not allowed: use {', '.join(vocab)}"
-    length = (config.task or {}).get("length")
+        named = ", ".join(repr(c) for c in bad[:MAX_BAD_SHOWN])
+        more = f" and {len(bad) - MAX_BAD_SHOWN} more" if len(bad) > MAX_BAD_SHOWN else ""
+        return f"{named}{more} not allowed: use {', '.join(vocab)}"
+    room, length = input_room(config), (config.task or {}).get("length")
+    too_long = f"; {context_limit(config, room)}" if len(text) > room else ""
     if length and len(text) != length:
-        return f"type {length} letters (got {len(text)})"
+        return f"type {length} letters (got {len(text)}){too_long}"
+    if too_long:
+        return f"{len(text)} letters{too_long}"
     if not text:
         return "type at least one letter"
     return ""

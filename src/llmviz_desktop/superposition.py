@@ -601,6 +601,12 @@ class SuperpositionDemo:
         self.runner.set_epsilon(epsilon_deg)
         self.epsilon_deg = float(epsilon_deg)
 
+    @property
+    def animating(self) -> bool:
+        """The panel is shown and its picture changes on its own (optimising, or a histogram
+        pass on its way): the window keeps its full frame rate."""
+        return self.visible and (self.runner.running or self.runner.busy)
+
     def close(self) -> None:
         """Stop the worker thread (call on app exit)."""
         self.runner.stop()

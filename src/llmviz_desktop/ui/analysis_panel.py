@@ -25,6 +25,7 @@ from ..analysis import (
     token_labels,
 )
 from ..state import AppState, free_area
+from . import uimap
 from .palette import RAMPS, SECTION_COLORS, ZERO
 
 MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
@@ -153,7 +154,9 @@ def draw_analysis_panel(state: AppState, actions: AnalysisActions) -> None:
             ("Parameters", lambda: _parameters(state)),
         ):
             flags = imgui.TabItemFlags_.set_selected if view.select_tab == name else 0
-            if imgui.begin_tab_item(name, None, flags)[0]:
+            selected = imgui.begin_tab_item(name, None, flags)[0]
+            uimap.mark("tab", name)
+            if selected:
                 draw()
                 imgui.end_tab_item()
         view.select_tab = None
@@ -188,6 +191,7 @@ def _attention(state: AppState, actions: AnalysisActions) -> None:
     if per_frame < L:
         imgui.set_next_item_width(12 * em)
         _, first = imgui.slider_int("first layer", view.first_layer + 1, 1, L - per_frame + 1)
+        uimap.mark("slider", "first layer")
         view.first_layer = min(max(first - 1, 0), L - per_frame)
     else:
         view.first_layer = 0
@@ -274,6 +278,7 @@ def _head_interaction(
     pos, size = implot.get_plot_pos(), implot.get_plot_size()
     rect = (pos.x, pos.y, pos.x + size.x, pos.y + size.y)
     view.head_rects[(layer, head)] = rect
+    uimap.mark("plot", f"L{layer + 1} H{head + 1}", rect)
     if view.selected == (layer, head):
         implot.get_plot_draw_list().add_rect(
             ImVec2(rect[0] - 1, rect[1] - 1),
@@ -313,6 +318,7 @@ def _logit_lens(state: AppState) -> None:
     pos = T - 1 if view.position is None else min(view.position, T - 1)
     imgui.set_next_item_width(14 * em)
     changed, new = imgui.slider_int("position", pos, 0, T - 1)
+    uimap.mark("slider", "position")
     if changed:
         view.position = new
         pos = new
@@ -320,6 +326,7 @@ def _logit_lens(state: AppState) -> None:
         imgui.same_line()
         imgui.set_next_item_width(6 * em)
         _, view.k = imgui.slider_int("top k", view.k, 1, min(10, V))
+        uimap.mark("slider", "top k")
     k = max(1, min(view.k, V))
     here = _show(labels[pos]) if pos < len(labels) else ""
     after = f"; the sequence has {_show(labels[pos + 1])} next" if pos + 1 < len(labels) else ""
@@ -402,7 +409,7 @@ def _parameters(state: AppState) -> None:
     imgui.text_colored(MUTED, "grey rows are not weight matrices (left out of the first total)")
     _per_layer_table(state, groups, em)
     shown = bool(getattr(state, "show_param_overlay", False))
-    changed, shown = imgui.checkbox("label the groups in 3D", shown)
+    changed, shown = uimap.checkbox("label the groups in 3D", shown)
     if changed:
         setattr(state, "show_param_overlay", shown)  # noqa: B010 (an AppState field to come)
 

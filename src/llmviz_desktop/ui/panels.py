@@ -9,6 +9,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..labels import CHAR_WIDTH, place_labels, place_sections
 from ..state import MODEL_CHOICES, AppState
+from . import uimap
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
 from .palette import RAMPS, SECTION_COLORS, ZERO
 from .superposition_panel import draw_superposition_panel
@@ -74,7 +75,16 @@ def follow_window_resize() -> None:
 
 
 def draw_ui(state: AppState) -> UIActions:
+    """The whole imgui frame. A failure outside any one panel (resizing, the error panel
+    itself) is contained like a panel's: shown, logged, survived."""
     actions = UIActions()
+    imgui.internal.error_recovery_store_state(_frame_start_state)
+    guarded(state, "interface", _draw_all, state, actions)
+    uimap.flush()  # the test hook (LLMVIZ_UI_MAP); nothing without it
+    return actions
+
+
+def _draw_all(state: AppState, actions: UIActions) -> None:
     follow_window_resize()
     state.title_hover = None
     if state.show_labels:
@@ -84,7 +94,7 @@ def draw_ui(state: AppState) -> UIActions:
     if state.hud:
         draw_hud(state.hud)
     if not state.show_ui:
-        return actions
+        return
     guarded(state, "model panel", draw_model_panel, state, actions)
     guarded(state, "walkthrough panel", draw_walkthrough_panel, state, actions.walk)
     guarded(state, "training panel", draw_training_panel, state, actions.learn)
@@ -95,7 +105,25 @@ def draw_ui(state: AppState) -> UIActions:
         draw_errors(state)
     if state.show_help:
         draw_help(state)
-    return actions
+
+
+def end_abandoned_frame() -> None:
+    """After an exception escaped a frame between imgui.new_frame() and imgui.render(): close
+    what it left open and end the frame, so the next new_frame() starts clean."""
+    ctx = imgui.get_current_context()
+    if ctx is None or not ctx.within_frame_scope:
+        return
+    try:
+        imgui.internal.error_recovery_try_to_recover_state(_frame_start_state)
+    except Exception:
+        pass
+    try:
+        imgui.end_frame()
+    except Exception:  # nothing more to do: the next new_frame() reports it, contained
+        pass
+
+
+_frame_start_state = imgui.internal.ErrorRecoveryState()
 
 
 def guarded(state: AppState, where: str, draw, *args) -> None:
@@ -125,7 +153,7 @@ def draw_errors(state: AppState) -> None:
         for message in state.errors:
             imgui.text_colored(ImVec4(1.0, 0.55, 0.45, 1.0), message)
         imgui.pop_text_wrap_pos()
-        if imgui.button("Dismiss"):
+        if uimap.button("Dismiss"):
             state.errors.clear()
     imgui.end()
 
@@ -210,6 +238,7 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         if home.name not in choices:  # a checkpoint folder given with --model
             choices.append(home.name)
         changed, idx = imgui.combo("model", choices.index(home.name), choices)
+        uimap.mark("combo", "model")
         if changed and choices[idx] != home.name:
             actions.load_model = choices[idx]
         imgui.set_next_item_width(14 * em)
@@ -219,8 +248,9 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             _folder_text["value"],
             imgui.InputTextFlags_.enter_returns_true,
         )
+        uimap.mark("input", "##folder")
         imgui.same_line()
-        if (imgui.button("Open") or entered) and _folder_text["value"].strip():
+        if (uimap.button("Open") or entered) and _folder_text["value"].strip():
             actions.load_model = _folder_text["value"].strip()
         kind = "trained weights" if state.model.params is not None else "render-only shell"
         imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
@@ -232,27 +262,28 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             imgui.text(state.model.output_text)
         imgui.separator()
         imgui.text("colour scale")
-        if imgui.radio_button("linear", not state.colors.symlog):
+        if uimap.radio_button("linear", not state.colors.symlog):
             state.colors.symlog = False
         imgui.same_line()
-        if imgui.radio_button("symmetric log", state.colors.symlog):
+        if uimap.radio_button("symmetric log", state.colors.symlog):
             state.colors.symlog = True
-        if imgui.radio_button("per tensor", state.colors.normalise == "tensor"):
+        if uimap.radio_button("per tensor", state.colors.normalise == "tensor"):
             state.colors.normalise = "tensor"
         imgui.same_line()
-        if imgui.radio_button("global", state.colors.normalise == "global"):
+        if uimap.radio_button("global", state.colors.normalise == "global"):
             state.colors.normalise = "global"
         draw_legend(state)
         _, state.colors.grid = imgui.slider_float("gridlines", state.colors.grid, 0.0, 1.0)
-        _, state.show_labels = imgui.checkbox("labels", state.show_labels)
+        uimap.mark("slider", "gridlines")
+        _, state.show_labels = uimap.checkbox("labels", state.show_labels)
         imgui.separator()
-        if imgui.button("reset view"):
+        if uimap.button("reset view"):
             actions.reset_camera = True
         imgui.same_line()
-        if imgui.button("help (H)"):
+        if uimap.button("help (H)"):
             state.show_help = not state.show_help
         imgui.same_line()
-        if imgui.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
+        if uimap.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
             from ..superposition import SuperpositionDemo
 
             state.superposition = state.superposition or SuperpositionDemo()

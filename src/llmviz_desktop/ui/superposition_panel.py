@@ -13,6 +13,7 @@ import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
 from ..superposition import EPS_MAX, M_RANGE, N_RANGE, Snapshot, SuperpositionDemo
+from . import uimap
 
 MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
@@ -85,16 +86,19 @@ def _controls(demo: SuperpositionDemo, em: float) -> None:
     _, demo.edit_n_dims = imgui.slider_int(
         "N  dimensions", demo.edit_n_dims, N_RANGE[0], N_RANGE[1], "%d", log
     )
+    uimap.mark("slider", "N  dimensions")
     apply = imgui.is_item_deactivated_after_edit()
     imgui.set_next_item_width(14 * em)
     _, demo.edit_n_vectors = imgui.slider_int(
         "M  vectors", demo.edit_n_vectors, M_RANGE[0], M_RANGE[1], "%d", log
     )
+    uimap.mark("slider", "M  vectors")
     apply |= imgui.is_item_deactivated_after_edit()
     imgui.set_next_item_width(14 * em)
     _, demo.edit_seed = imgui.slider_int(
         "seed", demo.edit_seed, 0, 999, "%d", imgui.SliderFlags_.always_clamp
     )
+    uimap.mark("slider", "seed")
     apply |= imgui.is_item_deactivated_after_edit()
     if apply and (demo.edit_n_dims, demo.edit_n_vectors, demo.edit_seed) != (
         demo.n_dims,
@@ -110,6 +114,7 @@ def _controls(demo: SuperpositionDemo, em: float) -> None:
     changed, eps = imgui.slider_float(
         "ε  degrees", demo.epsilon_deg, 0.5, EPS_MAX, "90° ± %.1f°", imgui.SliderFlags_.always_clamp
     )
+    uimap.mark("slider", "ε  degrees")
     if changed:
         try:
             demo.set_epsilon(eps)
@@ -120,19 +125,19 @@ def _controls(demo: SuperpositionDemo, em: float) -> None:
     snap = runner.snapshot
     converged = snap is not None and snap.converged
     if runner.running:
-        if imgui.button("Pause"):
+        if uimap.button("Pause"):
             runner.pause()
     else:
         imgui.begin_disabled(converged)
-        if imgui.button("Start"):
+        if uimap.button("Start"):
             demo.message = ""
             runner.start()
         imgui.end_disabled()
     imgui.same_line()
-    if imgui.button("Reset"):
+    if uimap.button("Reset"):
         demo.reset()
     imgui.same_line()
-    _, demo.log_scale = imgui.checkbox("log counts", demo.log_scale)
+    _, demo.log_scale = uimap.checkbox("log counts", demo.log_scale)
     imgui.same_line()
     if converged:
         imgui.text_colored(GOOD, "converged")

@@ -10,6 +10,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
 from ..learning import VIEWS
 from ..state import AppState
+from . import uimap
 
 MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
@@ -42,29 +43,31 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
         return
     t = learning.training
     if t is None or not t.running:
-        if imgui.button("Train from scratch" if t is None else "Resume"):
+        if uimap.button("Train from scratch" if t is None else "Resume"):
             actions.start = True
     else:
-        if imgui.button("Pause"):
+        if uimap.button("Pause"):
             t.pause()
     if t is not None:
         imgui.same_line()
-        if imgui.button("Reset"):
+        if uimap.button("Reset"):
             t.reset()
             learning._version = -1
         imgui.set_next_item_width(8 * em)
         changed, lr = imgui.input_float("learning rate", t.lr, 1e-4, 1e-3, "%.5f")
+        uimap.mark("input", "learning rate")
         if changed and lr > 0:
             t.set_lr(lr)
         imgui.set_next_item_width(8 * em)
         changed, batch = imgui.input_int("batch size", t.batch_size, 8, 32)
+        uimap.mark("input", "batch size")
         if changed and 1 <= batch <= 1024:
             t.set_batch_size(batch)
         _curves(t, em)
     imgui.text("weight boxes show")
     for view in VIEWS:
         imgui.same_line()
-        if imgui.radio_button(view, learning.view == view):
+        if uimap.radio_button(view, learning.view == view):
             learning.view = view
     imgui.separator()
     imgui.text("replay checkpoints (a folder `llmviz train` wrote)")
@@ -75,13 +78,18 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
     entered, text = imgui.input_text(
         "##dir", _dir_text["value"], imgui.InputTextFlags_.enter_returns_true
     )
+    uimap.mark("input", "##dir")
     _dir_text["value"] = text
     imgui.same_line()
-    if imgui.button("Open") or entered:
+    if uimap.button("Open") or entered:
         actions.open_dir = text
     if learning.recent:
         imgui.set_next_item_width(14 * em)
-        if imgui.begin_combo("recent", "open a recent folder...", imgui.ComboFlags_.height_regular):
+        opened = imgui.begin_combo(
+            "recent", "open a recent folder...", imgui.ComboFlags_.height_regular
+        )
+        uimap.mark("combo", "recent")
+        if opened:
             for folder in learning.recent:
                 if imgui.selectable(folder, False)[0]:
                     _dir_text["value"] = actions.open_dir = folder
@@ -89,7 +97,7 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
     r = learning.replay
     if r is not None:
         imgui.text_colored(MUTED, f"{len(r.steps)} checkpoints, steps {r.first:,}..{r.last:,}")
-        if imgui.button("Pause" if learning.replay_playing else "Play"):
+        if uimap.button("Pause" if learning.replay_playing else "Play"):
             if not learning.replay_playing and learning.replay_step >= r.last:
                 learning.replay_step = float(r.first)
             learning.replay_playing = not learning.replay_playing
@@ -98,10 +106,12 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
         _, learning.replay_speed = imgui.slider_float(
             "ckpt/s", learning.replay_speed, 0.25, 8.0, "%.2f"
         )
+        uimap.mark("slider", "ckpt/s")
         imgui.set_next_item_width(-1)
         changed, step = imgui.slider_float(
             "##replay", learning.replay_step, float(r.first), float(r.last), "step %.0f"
         )
+        uimap.mark("slider", "##replay")
         if changed:
             learning.replay_step = step
     if learning.message:

@@ -11,6 +11,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 from ..state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
+from . import uimap
 
 PANEL_EM = 27  # the panel's width in font heights
 LINK = ImVec4(0.55, 0.8, 1.0, 1.0)
@@ -59,7 +60,9 @@ def _chapters(player) -> None:
     current = player.chapter_index if player.active else -1
     preview = titles[current] if current >= 0 else "choose a chapter..."
     imgui.set_next_item_width(-4.5 * imgui.get_font_size())
-    if imgui.begin_combo("chapter", preview):
+    opened = imgui.begin_combo("chapter", preview)
+    uimap.mark("combo", "chapter")
+    if opened:
         for n, title in enumerate(titles):
             if imgui.selectable(title, n == current)[0]:
                 player.set_chapter(n)
@@ -131,24 +134,26 @@ def _paragraph(state: AppState, segments, width: float, hovered_box: str | None)
 
 def _transport(player, em: float) -> None:
     imgui.spacing()
-    if imgui.button("<"):
+    if uimap.button("<"):
         player.prev_step()
     imgui.same_line()
-    if imgui.button("Pause" if player.playing else "Play", ImVec2(5 * em, 0)):
+    if uimap.button("Pause" if player.playing else "Play", ImVec2(5 * em, 0)):
         player.toggle()
     imgui.same_line()
-    if imgui.button(">"):
+    if uimap.button(">"):
         player.next_step()
     imgui.same_line()
     current = SPEEDS.index(player.speed) if player.speed in SPEEDS else 2
     imgui.set_next_item_width(5 * em)
     changed, idx = imgui.combo("speed", current, [f"{s:g}x" for s in SPEEDS])
+    uimap.mark("combo", "speed")
     if changed:
         player.speed = SPEEDS[idx]
     imgui.set_next_item_width(-1)
     changed, t = imgui.slider_float(
         "##timeline", player.time, 0.0, player.chapter.duration, "%.1f s"
     )
+    uimap.mark("slider", "##timeline")
     if changed:
         player.seek(t)
 
@@ -161,6 +166,7 @@ def _prompt(state: AppState, actions: WalkActions, em: float) -> None:
     entered, text = imgui.input_text(
         "##prompt", model.input_text, imgui.InputTextFlags_.enter_returns_true
     )
+    uimap.mark("input", "##prompt")
     if entered:
         actions.new_input = text
     imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 25 * em)
@@ -175,12 +181,15 @@ def _sampling(model, actions: WalkActions, em: float) -> None:
     s = model.sampling
     imgui.set_next_item_width(9 * em)
     c1, temperature = imgui.slider_float("temperature", s.temperature, 0.0, 3.0, "%.2f")
+    uimap.mark("slider", "temperature")
     imgui.set_next_item_width(9 * em)
     c2, top_k = imgui.slider_int(
         "top-k (0 = all)", s.top_k or 0, 0, min(model.config.vocab_size, 100)
     )
+    uimap.mark("slider", "top-k (0 = all)")
     imgui.set_next_item_width(9 * em)
     c3, seed = imgui.input_int("seed", s.seed)
+    uimap.mark("input", "seed")
     if c1 or c2 or c3:
         actions.sampling = (temperature, top_k, seed)
     imgui.text_colored(MUTED, "greedy" if s.greedy else "sampling")
@@ -199,10 +208,11 @@ def _input(state: AppState, actions: WalkActions, em: float) -> None:
     imgui.set_next_item_width(7 * em)
     flags = imgui.InputTextFlags_.enter_returns_true | imgui.InputTextFlags_.chars_uppercase
     entered, text = imgui.input_text("##input", model.input_text, flags)
+    uimap.mark("input", "##input")
     if entered:
         actions.new_input = text
     imgui.same_line()
-    if imgui.button("Random"):
+    if uimap.button("Random"):
         actions.random_input = True
     imgui.same_line()
     imgui.text_colored(MUTED, f"-> {model.output_text}")

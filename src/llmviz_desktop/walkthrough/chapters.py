@@ -7,6 +7,8 @@ message is one line naming the file and the field (or the TOML line).
 from __future__ import annotations
 
 import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,13 +203,35 @@ def _step(value: Any, where: str) -> Step:
     return Step(**kwargs)
 
 
+def _read_regular(path: Path, name: str) -> bytes:
+    """A chapter file's bytes: a FIFO, device or folder named *.toml is refused without a
+    blocking open, and a file over MAX_FILE_BYTES without reading more than that."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise ChapterError(f"{name}: not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
+            raise ChapterError(f"{name}: not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise ChapterError(f"{name}: file too large for a chapter (over {MAX_FILE_BYTES} bytes)")
+    return b"".join(chunks)
+
+
 def load_chapter(path: Path) -> Chapter:
     path = Path(path)
     name = _key(path.name)  # a file name holding a newline must not break the line
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ChapterError(f"{name}: file too large for a chapter")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_regular(path, name).decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ChapterError(f"{name}: invalid TOML ({' '.join(str(e).split())})") from None
     except RecursionError:
