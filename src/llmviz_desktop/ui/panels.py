@@ -84,8 +84,17 @@ def draw_ui(state: AppState) -> UIActions:
     return actions
 
 
+def close_popup_on_escape() -> None:
+    """Esc closes an open list (a combo's popup). Dear ImGui does that only with keyboard
+    navigation on, which would take the arrow keys and Space from the walkthrough."""
+    any_popup = imgui.PopupFlags_.any_popup_id | imgui.PopupFlags_.any_popup_level
+    if imgui.is_key_pressed(imgui.Key.escape, False) and imgui.is_popup_open("", any_popup):
+        imgui.internal.close_popup_to_level(0, True)
+
+
 def _draw_all(state: AppState, actions: UIActions) -> None:
     follow_window_resize()
+    close_popup_on_escape()
     state.title_hover = None
     if state.show_labels:
         guarded(state, "labels", draw_labels, state)

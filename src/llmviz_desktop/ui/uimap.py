@@ -29,7 +29,8 @@ def mark(kind: str, label: str, rect: tuple[float, float, float, float] | None =
         visible = imgui.is_item_visible()
     else:
         visible = imgui.is_rect_visible(ImVec2(rect[0], rect[1]), ImVec2(rect[2], rect[3]))
-    disabled = bool(imgui.internal.get_item_flags() & imgui.internal.ItemFlags_.disabled)
+    flags = imgui.get_current_context().last_item_data.item_flags
+    disabled = bool(int(flags) & int(imgui.ItemFlags_.disabled))
     window = imgui.internal.get_current_window()
     _items.append(
         {
