@@ -29,6 +29,8 @@ CONTROLS = (
     ("Left / Right", "previous / next walkthrough step"),
     ("Hover", "what a cell is, its value and how it was computed"),
     ("Click", "pin the tooltip (Esc unpins)"),
+    ("Esc", "unpin, leave a text field or list, stop a camera flight"),
+    ("Ctrl+Q", "quit (or the window's close button)"),
 )
 
 
