@@ -519,7 +519,7 @@ def test_config_huge_integer_is_a_weights_error(tmp_path):
         ({"n_layer": "2"}, "n_layer"),
         ({"n_layer": True}, "n_layer"),
         ({"layer_norm_epsilon": -1.0}, "layer_norm_epsilon"),
-        ({"activation_function": "relu"}, "activation_function"),
+        ({"activation_function": "quick_gelu"}, "activation_function"),
         ({"model_type": "llama"}, "model_type"),
         ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
     ],

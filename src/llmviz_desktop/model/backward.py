@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gpt import _UNDERFLOW_OK, GELU_A, GELU_B, Trace
+from .config import TANH_GELU, ConfigError, GPTConfig
+from .gpt import _UNDERFLOW_OK, GELU_A, GELU_B, Trace, attn_scale
 from .params import Params, lm_head
 
 ONE_HOT_MAX_VOCAB = 1024
+
+
+def check_trainable(cfg: GPTConfig) -> None:
+    """The backward pass differentiates the tanh GELU only; other activations are refused."""
+    if cfg.activation not in TANH_GELU:
+        raise ConfigError(
+            f"training needs the tanh GELU (activation_function gelu_new), not {cfg.activation!r}"
+        )
 
 
 def _layer_norm_back(dout, trace: Trace, prefix: str, params: Params, grads: Params):
@@ -43,6 +52,7 @@ def _linear_back(dout, x, params: Params, prefix: str, grads: Params):
 @_UNDERFLOW_OK
 def backward(trace: Trace, params: Params, dlogits: np.ndarray) -> Params:
     cfg = trace.config
+    check_trainable(cfg)
     dtype = dlogits.dtype
     p = {k: np.asarray(v).astype(dtype, copy=False) for k, v in params.items()}
     B, T = trace.tokens.shape
@@ -57,9 +67,9 @@ def backward(trace: Trace, params: Params, dlogits: np.ndarray) -> Params:
     dx = (d2 @ W).reshape(B, T, C)  # [B, T, C]
     dx = _layer_norm_back(dx, trace, "ln_f", p, grads)
 
-    scale = dtype.type(1.0 / np.sqrt(D))
     for i in reversed(range(cfg.n_layer)):
         pre = f"h.{i}"
+        scale = dtype.type(attn_scale(cfg, i))
         # x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid))))
         g = trace[f"{pre}.mlp.gelu"]
         dg = _linear_back(dx, g, p, f"{pre}.mlp.c_proj", grads)  # [B, T, 4C]

@@ -11,6 +11,13 @@ class ConfigError(ValueError):
     """A configuration that cannot describe a GPT; the message is one line for the user."""
 
 
+# activation_function values of Hugging Face's GPT2Config that the forward pass computes exactly
+# (transformers' ACT2FN): the tanh approximation of GELU under its two names, the exact (erf)
+# GELU, ReLU and SiLU (= swish).
+ACTIVATIONS = ("gelu_new", "gelu_pytorch_tanh", "gelu", "relu", "silu", "swish")
+TANH_GELU = ("gelu_new", "gelu_pytorch_tanh")
+
+
 @dataclass(frozen=True)
 class GPTConfig:
     name: str = "custom"  # preset or checkpoint name, shown in the UI
@@ -23,6 +30,10 @@ class GPTConfig:
     bias: bool = True  # biases in linear layers and layer norms (GPT-2 has them)
     tie_word_embeddings: bool = False  # lm_head shares wte's storage (GPT-2 does)
     vocab: tuple[str, ...] | None = None  # token strings for character vocabularies
+    activation: str = "gelu_new"  # the MLP's nonlinearity (one of ACTIVATIONS)
+    scale_attn_weights: bool = True  # scores divided by sqrt(head_dim) (HF: scale_attn_weights)
+    # scores of block i also divided by i + 1 (HF: scale_attn_by_inverse_layer_idx)
+    scale_attn_by_inverse_layer_idx: bool = False
     # what the model was trained for, e.g. {"name": "sort", "length": 6}
     task: dict[str, Any] | None = field(default=None, compare=False)
 
@@ -40,6 +51,14 @@ class GPTConfig:
             raise ConfigError(
                 f"vocab lists {len(self.vocab)} tokens but vocab_size is {self.vocab_size}"
             )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation_function {self.activation!r} is not supported "
+                f"(expected one of {', '.join(ACTIVATIONS)})"
+            )
+        for key in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
 
     @property
     def head_dim(self) -> int:
@@ -61,11 +80,15 @@ class GPTConfig:
             "n_positions": self.block_size,
             "n_ctx": self.block_size,
             "layer_norm_epsilon": self.layer_norm_epsilon,
-            "activation_function": "gelu_new",
+            "activation_function": self.activation,
             "tie_word_embeddings": self.tie_word_embeddings,
             "bias": self.bias,
             "llmviz_name": self.name,
         }
+        if not self.scale_attn_weights:
+            d["scale_attn_weights"] = False
+        if self.scale_attn_by_inverse_layer_idx:
+            d["scale_attn_by_inverse_layer_idx"] = True
         if self.vocab is not None:
             d["vocab"] = list(self.vocab)
         if self.task is not None:
@@ -77,12 +100,17 @@ class GPTConfig:
         """Read a GPT2Config-style dict; raises ConfigError naming the offending key."""
         if not isinstance(d, dict):
             raise ConfigError("expected a JSON object at the top level")
-        act = d.get("activation_function", "gelu_new")
-        if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
-            raise ConfigError(f"activation_function {act!r} is not supported (expected 'gelu_new')")
         if "model_type" in d and d["model_type"] != "gpt2":
             raise ConfigError(f"model_type {d['model_type']!r} is not a GPT-2 model")
+        _refuse_unsupported_arithmetic(d)
         kwargs: dict[str, Any] = {"name": d.get("llmviz_name", name)}
+        act = d.get("activation_function", "gelu_new")
+        if not isinstance(act, str) or act not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation_function {act!r} is not supported "
+                f"(expected one of {', '.join(ACTIVATIONS)})"
+            )
+        kwargs["activation"] = act
         for key, hf_key in (
             ("n_layer", "n_layer"),
             ("n_head", "n_head"),
@@ -95,7 +123,12 @@ class GPTConfig:
             kwargs[key] = d[hf_key]
         if "layer_norm_epsilon" in d:
             kwargs["layer_norm_epsilon"] = d["layer_norm_epsilon"]
-        for key in ("bias", "tie_word_embeddings"):
+        for key in (
+            "bias",
+            "tie_word_embeddings",
+            "scale_attn_weights",
+            "scale_attn_by_inverse_layer_idx",
+        ):
             if key in d:
                 if not isinstance(d[key], bool):
                     raise ConfigError(f"{key} must be true or false, got {d[key]!r}")
@@ -108,6 +141,12 @@ class GPTConfig:
                 raise ConfigError("vocab must be a list of non-empty strings")
             if len(set(vocab)) != len(vocab):
                 raise ConfigError("vocab has duplicate tokens")
+            long = next((t for t in vocab if len(t) != 1), None)
+            if long is not None:  # the character tokenizer reads one character per token
+                raise ConfigError(
+                    f"vocab token {long[:20]!r} is {len(long)} characters; a character "
+                    "vocabulary has exactly one character per token"
+                )
             kwargs["vocab"] = tuple(vocab)
         if "task" in d:
             task = d["task"]
@@ -120,6 +159,31 @@ class GPTConfig:
                 raise ConfigError(f"task.length must be a positive integer, got {length!r}")
             kwargs["task"] = dict(task)
         return cls(**kwargs)
+
+
+def _refuse_unsupported_arithmetic(d: dict[str, Any]) -> None:
+    """Hugging Face GPT2Config keys that would change the computation in ways the forward pass
+    does not implement: refused with one line rather than silently computing something else.
+    reorder_and_upcast_attn only changes the precision of the scores (float32 here anyway);
+    dropout, use_cache and summary_* keys do not affect inference."""
+    n_inner = d.get("n_inner")
+    n_embd = d.get("n_embd")
+    if n_inner is not None and not (
+        isinstance(n_inner, int) and not isinstance(n_inner, bool) and n_inner == 4 * n_embd
+    ):
+        raise ConfigError(
+            f"n_inner {n_inner!r} is not supported (the MLP width must be 4 * n_embd; use null)"
+        )
+    if d.get("add_cross_attention") not in (False, None):
+        raise ConfigError(
+            f"add_cross_attention {d['add_cross_attention']!r} is not supported "
+            "(a GPT-2 language model has no cross-attention; expected false)"
+        )
+    if d.get("pruned_heads") not in (None, {}):
+        raise ConfigError("pruned_heads is not supported (every block must keep all its heads)")
+    rua = d.get("reorder_and_upcast_attn", False)
+    if not isinstance(rua, bool):
+        raise ConfigError(f"reorder_and_upcast_attn must be true or false, got {rua!r}")
 
 
 def _gpt2(name: str, n_layer: int, n_head: int, n_embd: int) -> GPTConfig:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import GPTConfig
+from .config import TANH_GELU, GPTConfig
 from .params import Params, lm_head
 
 # Python floats, not numpy scalars: under NEP 50 a np.float64 scalar would upcast float32.
@@ -76,6 +76,92 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(GELU_A * (x + GELU_B * x * x * x)))
 
 
+# fdlibm's s_erf.c rational approximations (error < 1 ulp in float64), for the exact GELU.
+# fmt: off
+_ERX = 8.45062911510467529297e-01
+_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
+       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
+_QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
+       1.32494738004321644526e-04, -3.96022827877536812320e-06)
+_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
+       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
+       -2.16637559486879084300e-03)
+_QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
+       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
+_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e01,
+       -6.23753324503260060396e01, -1.62396669462573470355e02, -1.84605092906711035994e02,
+       -8.12874355063065934246e01, -9.81432934416914548592e00)
+_SA = (1.0, 1.96512716674392571292e01, 1.37657754143519042600e02, 4.34565877475229228821e02,
+       6.45387271733267880336e02, 4.29008140027567833386e02, 1.08635005541779435134e02,
+       6.57024977031928170135e00, -6.04244152148580987438e-02)
+_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e01,
+       -1.60636384855821916062e02, -6.37566443368389627722e02, -1.02509513161107724954e03,
+       -4.83519191608651397019e02)
+_SB = (1.0, 3.03380607434824582924e01, 3.25792512996573918826e02, 1.53672958608443695994e03,
+       3.19985821950859553908e03, 2.55305040643316442583e03, 4.74528541206955367215e02,
+       -2.24409524465858183362e01)
+# fmt: on
+
+
+def _poly(coeffs: tuple[float, ...], s: np.ndarray) -> np.ndarray:
+    out = np.full_like(s, coeffs[-1])
+    for c in coeffs[-2::-1]:  # Horner
+        out = out * s + c
+    return out
+
+
+@np.errstate(over="ignore", divide="ignore", invalid="ignore")
+def erf_erfc(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(erf(z), erfc(z)) in float64 for z >= 0, each to within an ulp or two (fdlibm's
+    algorithm; numpy has no erf). erfc is computed directly, so it keeps its relative accuracy
+    far into the tail where 1 - erf(z) would be 0."""
+    z = np.asarray(z, dtype=np.float64)
+    small = z < 0.84375
+    mid = (z >= 0.84375) & (z < 1.25)
+    y = _poly(_PP, z * z) / _poly(_QQ, z * z)  # erf(z) = z + z*y on [0, 0.84375)
+    erf_small = z + z * y
+    erfc_small = np.where(z < 0.25, 1.0 - erf_small, 0.5 - (z * y + (z - 0.5)))
+    pq = _poly(_PA, z - 1.0) / _poly(_QA, z - 1.0)  # erf(z) = erx + P/Q on [0.84375, 1.25)
+    s = 1.0 / (z * z)
+    rs = np.where(
+        z < 1.0 / 0.35, _poly(_RA, s) / _poly(_SA, s), _poly(_RB, s) / _poly(_SB, s)
+    )  # on [1.25, 28): erfc(z) = exp(-z*z - 0.5625 + R/S) / z, with z*z split for accuracy
+    zh = (z.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
+    erfc_big = np.exp(-zh * zh - 0.5625) * np.exp((zh - z) * (zh + z) + rs) / z
+    erfc_big = np.where(z < 28.0, erfc_big, 0.0)
+    erfc = np.where(small, erfc_small, np.where(mid, (1.0 - _ERX) - pq, erfc_big))
+    erf = np.where(small, erf_small, np.where(mid, _ERX + pq, 1.0 - erfc_big))
+    return erf, erfc
+
+
+def activation(name: str, x: np.ndarray) -> np.ndarray:
+    """The MLP nonlinearity named by a GPT-2 config's activation_function, as Hugging Face's
+    ACT2FN computes it: gelu_new / gelu_pytorch_tanh = tanh GELU, gelu = exact erf GELU
+    x·Φ(x), relu, silu = swish = x·sigmoid(x). Same dtype out as in."""
+    if name in TANH_GELU:
+        return gelu(x)
+    if name == "gelu":  # x·Φ(x), Φ from erf for x >= 0 and erfc for x < 0 (no cancellation)
+        x64 = np.asarray(x, dtype=np.float64)
+        erf, erfc = erf_erfc(np.abs(x64) * float(np.sqrt(0.5)))
+        phi = np.where(x64 >= 0, 0.5 * (1.0 + erf), 0.5 * erfc)
+        return (x64 * phi).astype(x.dtype, copy=False)
+    if name == "relu":
+        return np.maximum(x, 0)
+    if name in ("silu", "swish"):  # x·sigmoid(x) = x / (1 + exp(-x)); exp overflow -> x/inf = -0
+        with np.errstate(over="ignore"):
+            return x / (1.0 + np.exp(-x))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def attn_scale(cfg: GPTConfig, layer: int) -> float:
+    """What block `layer` multiplies q·k by: 1/sqrt(head_dim) unless scale_attn_weights is off,
+    and 1/(layer + 1) more with scale_attn_by_inverse_layer_idx (as Hugging Face's GPT-2)."""
+    scale = 1.0 / float(np.sqrt(cfg.head_dim)) if cfg.scale_attn_weights else 1.0
+    if cfg.scale_attn_by_inverse_layer_idx:
+        scale /= float(layer + 1)
+    return scale
+
+
 def _layer_norm(trace: Trace, prefix: str, x: np.ndarray, params: Params, eps: float):
     mean = x.mean(axis=-1)  # [B, T]
     xc = x - mean[..., None]  # [B, T, C]
@@ -119,9 +205,9 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
     x = tr.add("emb", tok_emb + pos_emb, ("B", "T", "C"))  # [B, T, C]
 
     causal = np.tril(np.ones((T, T), dtype=bool))  # [T, T] query t sees keys <= t
-    scale = np.dtype(dtype).type(1.0 / np.sqrt(D))
     for i in range(cfg.n_layer):
         pre = f"h.{i}"
+        scale = np.dtype(dtype).type(attn_scale(cfg, i))
         tr.cache[f"{pre}.in"] = x
         a = _layer_norm(tr, f"{pre}.ln_1", x, p, eps)  # [B, T, C]
         qkv = _linear(a, p, f"{pre}.attn.c_attn")  # [B, T, 3C]
@@ -152,9 +238,13 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
 
         m = _layer_norm(tr, f"{pre}.ln_2", x, p, eps)  # [B, T, C]
         fc = tr.add(f"{pre}.mlp.fc", _linear(m, p, f"{pre}.mlp.c_fc"), ("B", "T", "4C"))
-        t = np.tanh(GELU_A * (fc + GELU_B * fc * fc * fc))  # kept: the backward pass needs it
-        tr.cache[f"{pre}.gelu_tanh"] = t
-        g = tr.add(f"{pre}.mlp.gelu", 0.5 * fc * (1.0 + t), ("B", "T", "4C"))  # = gelu(fc)
+        if cfg.activation in TANH_GELU:
+            t = np.tanh(GELU_A * (fc + GELU_B * fc * fc * fc))  # kept: the backward needs it
+            tr.cache[f"{pre}.gelu_tanh"] = t
+            g = 0.5 * fc * (1.0 + t)  # = gelu(fc)
+        else:
+            g = activation(cfg.activation, fc)  # the traced name stays "mlp.gelu"
+        g = tr.add(f"{pre}.mlp.gelu", g, ("B", "T", "4C"))
         mp = tr.add(f"{pre}.mlp.proj", _linear(g, p, f"{pre}.mlp.c_proj"), ("B", "T", "C"))
         x = tr.add(f"{pre}.mlp.residual", x + mp, ("B", "T", "C"))  # [B, T, C]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backward import backward
+from .backward import backward, check_trainable
 from .config import GPTConfig
 from .generate import generate
 from .gpt import cross_entropy, forward
@@ -45,6 +45,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: GPTConfig, tcfg: TrainConfig, params: Params | None = None):
+        check_trainable(cfg)  # before any buffer is allocated
         tune_allocator()
         self.cfg, self.tcfg = cfg, tcfg
         start = params if params is not None else init_params(cfg, tcfg.seed)
