@@ -232,7 +232,8 @@ class LlmvizWindow(mglw.WindowConfig):
             self.state.fps = self._fps_frames / self._fps_time
             self._fps_frames, self._fps_time = 0, 0.0
         self._contained("walkthrough", self._advance_player, frame_time)
-        self._contained("training", self.state.learning.update, self.state, time, frame_time)
+        if self.state.learning is not None:
+            self._contained("training", self.state.learning.update, self.state, time, frame_time)
         self._contained("walkthrough", self.stage.frame, self.state)
         self.wnd.use()
         drawn: list = []
@@ -280,6 +281,8 @@ class LlmvizWindow(mglw.WindowConfig):
     def _walk_actions(self, actions) -> None:
         s = self.state
         home = s.home
+        if home is None:
+            return
         text = actions.new_input
         if actions.random_input:
             text = random_input(home.config, self.rng)
@@ -313,12 +316,11 @@ class LlmvizWindow(mglw.WindowConfig):
         from .model.tokenizer import TokenizerError
 
         try:
-            home = self.state.home
-            same = home is not None and spec == home.name
+            home = self.state.home if spec == getattr(self.state.home, "name", None) else None
             model = load_model(
                 spec,
-                text if text is not None else (home.input_text if same else None),
-                sampling if sampling is not None else (home.sampling if same else None),
+                text if text is not None or home is None else home.input_text,
+                sampling if sampling is not None or home is None else home.sampling,
             )
         except TokenizerError as e:
             if not input_error:
