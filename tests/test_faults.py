@@ -48,16 +48,7 @@ def stand_in_window(width: int, height: int):
     from llmviz_desktop.pacing import FramePacer
     from llmviz_desktop.state import AppState, camera_preset, load_model
 
-    class StandIn:
-        _pace = LlmvizWindow._pace
-        _animating = LlmvizWindow._animating
-        _touch = LlmvizWindow._touch
-        on_render = LlmvizWindow.on_render
-        on_resize = LlmvizWindow.on_resize
-        _switch_model = LlmvizWindow._switch_model
-        _reset_camera = LlmvizWindow._reset_camera
-        _stop_flight = LlmvizWindow._stop_flight
-
+    class StandIn(LlmvizWindow):  # every method of the window; __init__ makes no window
         def __init__(self):
             m = load_model("nano-sort")
             cam = camera_preset("overview", m.scene, max(width, 1), max(height, 1))
