@@ -110,7 +110,7 @@ def _poly(coeffs: tuple[float, ...], s: np.ndarray) -> np.ndarray:
     return out
 
 
-@np.errstate(over="ignore", divide="ignore", invalid="ignore")
+@np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore")
 def erf_erfc(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(erf(z), erfc(z)) in float64 for z >= 0, each to within an ulp or two (fdlibm's
     algorithm; numpy has no erf). erfc is computed directly, so it keeps its relative accuracy
@@ -134,6 +134,7 @@ def erf_erfc(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return erf, erfc
 
 
+@_UNDERFLOW_OK
 def activation(name: str, x: np.ndarray) -> np.ndarray:
     """The MLP nonlinearity named by a GPT-2 config's activation_function, as Hugging Face's
     ACT2FN computes it: gelu_new / gelu_pytorch_tanh = tanh GELU, gelu = exact erf GELU

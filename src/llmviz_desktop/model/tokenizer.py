@@ -134,7 +134,10 @@ def _charsmap_growth(node: dict) -> float:
         return 1.0  # unreadable: the library refuses it
 
 
-_NORMALIZER_GROWTH = {"NFKC": 18, "NFKD": 18, "NFC": 3, "NFD": 4, "Lowercase": 3}
+# Unicode's longest decompositions (NFKC/NFKD: U+FDFA -> 18 characters) and lower-case mapping
+# (U+0130 -> 2); BERT's normalizer spaces CJK characters (x3) and lower-cases; byte-level maps
+# each UTF-8 byte (up to 4 per character) to a character
+_NORMALIZER_GROWTH = {"NFKC": 18, "NFKD": 18, "NFC": 3, "NFD": 4, "Lowercase": 2}
 _NORMALIZER_GROWTH |= {"BertNormalizer": 9, "ByteLevel": 4}
 _PRE_TOKENIZER_GROWTH = {"ByteLevel": 4, "Metaspace": 2}
 
@@ -147,9 +150,8 @@ def _growth(components: list[dict], table: dict[str, float]) -> float:
             factor *= _replace_growth(c)
         elif kind == "Precompiled":
             factor *= _charsmap_growth(c)
-        elif kind == "Prepend":
-            prepend = c.get("prepend")
-            factor *= 1 + (len(prepend) if isinstance(prepend, str) else 1)
+        elif kind == "Prepend":  # adds its text once, at the start: no growth per character
+            continue
         else:
             factor *= table.get(str(kind), 1.0)
         factor = min(factor, 1e30)
