@@ -605,9 +605,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    from .model.config import ConfigError
     from .model.counts import count_params
+    from .model.weights import WeightsError, resolve_config
 
-    cfg, _ = _load(args.model)
+    try:  # the config, checked against the safetensors header: no tensor data is read
+        cfg = resolve_config(args.model)
+    except (WeightsError, ConfigError) as e:
+        raise _fail(str(e)) from None
     counts = count_params(cfg)
     if args.json:
         print(
