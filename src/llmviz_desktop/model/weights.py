@@ -16,13 +16,12 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, umask
+from .atomic import atomic_write, make_temp, sweep_stale, umask
 from .config import PRESETS, ConfigError, GPTConfig
 from .files import FileProblem, available_memory, open_regular, read_limited, reason
 from .params import Params, iter_param_specs, param_specs
@@ -381,7 +380,8 @@ def save_checkpoint(directory: str | Path, cfg: GPTConfig, params: Params) -> Pa
     config_text = json.dumps(cfg.to_hf_dict(), indent=2) + "\n"
 
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+    sweep_stale(directory.parent)  # temp folders of saves that were killed (their pid is gone)
+    tmp = make_temp(directory, ".tmp", folder=True)  # .NAME.PID-XXXXXXXX.tmp
     old = directory.parent / f".{directory.name}.old"
     try:
         atomic_write(tmp / CONFIG_FILE, lambda t: Path(t).write_text(config_text))
