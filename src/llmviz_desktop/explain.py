@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .layout.boxes import Scene, TensorBox, ValueSource
-from .model.gpt import GELU_A, GELU_B
+from .model.gpt import GELU_A, GELU_B, activation, attn_scale
 
 OPERATIONS: tuple[str, ...] = (
     "matmul",
@@ -699,20 +699,32 @@ def _score(c: _Ctx) -> _Out:
         if c.numeric:
             out.recomputed = -math.inf
         return out
-    out = _Out("score", "s[t,t_k] = Σ_d q[t,d]·k[t_k,d] / √D")
+    # the config's scaling (Hugging Face's scale_attn_weights, scale_attn_by_inverse_layer_idx)
+    sqrt_d, by_layer = c.cfg.scale_attn_weights, c.cfg.scale_attn_by_inverse_layer_idx
+    div = "·".join(([f"√{D}"] if sqrt_d else []) + ([f"{c.layer + 1}"] if by_layer else []))
+    symbolic = "·".join((["√D"] if sqrt_d else []) + (["(layer + 1)"] if by_layer else []))
+    divisor = 1.0 / attn_scale(c.cfg, c.layer)
+    tail = f" / {symbolic}" if symbolic else "  (no scaling: scale_attn_weights is off)"
+    out = _Out("score", f"s[t,t_k] = Σ_d q[t,d]·k[t_k,d]{tail}")
     c.head_ref("q", "query", (t, t + 1))
     c.head_ref("k", "key", (tk, tk + 1))
     out.n_terms = D
-    out.lines.append(f"D = {D}, √D = {fmt(math.sqrt(D))}")
+    if sqrt_d:
+        out.lines.append(f"D = {D}, √D = {fmt(math.sqrt(D))}")
+    if by_layer:
+        out.lines.append(f"layer {c.layer}: also divided by layer + 1 = {c.layer + 1}")
     if c.numeric:
         q, k = c.row(pre + "q", t), c.row(pre + "k", tk)
         products = q * k
         s = float(products.sum())
         out.terms = _terms(q, k, products)
-        out.recomputed = s / math.sqrt(D)
+        out.recomputed = s / divisor
         inner = _sum_text(out.terms, D, lambda tm: _prod(tm.a, tm.b or 0.0))
-        out.lines.append(f"= ({inner}) / √{D}")
-        out.lines.append(f"= {fmt(s)} / {fmt(math.sqrt(D))} = {fmt(out.recomputed)}")
+        if div:
+            out.lines.append(f"= ({inner}) / {div}")
+            out.lines.append(f"= {fmt(s)} / {fmt(divisor)} = {fmt(out.recomputed)}")
+        else:
+            out.lines.append(f"= {inner} = {fmt(out.recomputed)}")
         out.extra["dot"] = s
     return out
 
@@ -843,8 +855,31 @@ def _mlp_matmul(c: _Ctx) -> _Out:
     return _linear(c, out, x, f"{key}.weight", col, bias_key, n_in)
 
 
+_ACTIVATION_FORMULAS = {  # activation_function values other than the tanh GELU
+    "gelu": "gelu(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2))  (exact GELU),  x = fc[t,j]",
+    "relu": "relu(x) = max(x, 0),  x = fc[t,j]",
+    "silu": "silu(x) = x/(1 + exp(−x)),  x = fc[t,j]",
+    "swish": "swish(x) = x/(1 + exp(−x)),  x = fc[t,j]",
+}
+
+
 def _gelu(c: _Ctx) -> _Out:
     t, j, L = c.co["t"], c.co["j"], c.layer
+    act = c.cfg.activation
+    if act in _ACTIVATION_FORMULAS:  # the config's own nonlinearity, not the tanh GELU
+        out = _Out("gelu", _ACTIVATION_FORMULAS[act])
+        out.plot = "gelu" if act == "gelu" else None
+        c.ref(f"h.{L}.mlp.fc", "input", (t, t + 1), (j, j + 1))
+        if c.numeric:
+            x = c.scalar(f"h.{L}.mlp.fc", t, j)
+            out.recomputed = float(activation(act, np.array([x], dtype=np.float64))[0])
+            out.plot_x = x
+            out.lines.append(f"x = fc[{t}, {j}] = {fmt(x)}")
+            if act == "gelu":
+                out.lines.append(f"= 0.5 × {fmt(x)} × (1 + erf({fmt(x / math.sqrt(2.0))}))")
+            out.lines.append(f"= {fmt(out.recomputed)}")
+            out.extra["x"] = x
+        return out
     out = _Out("gelu", "gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),  x = fc[t,j]")
     out.plot = "gelu"
     c.ref(f"h.{L}.mlp.fc", "input", (t, t + 1), (j, j + 1))
