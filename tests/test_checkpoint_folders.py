@@ -404,21 +404,6 @@ def test_an_abort_inside_the_library_is_reported_not_silent():
     assert "most recent call first" in out.stderr and "line 5" in out.stderr
 
 
-def test_panic_in_decode_is_a_tokenizer_error(tmp_path):
-    """decode and piece were unguarded: a Rust panic there was a PanicException traceback."""
-    d = tmp_path / "tok"
-    d.mkdir()
-    empty = {"type": "Replace", "pattern": {"String": ""}, "content": "z"}  # panics in Rust
-    (d / "tokenizer.json").write_text(replaced(json.loads(tokenizer_json()), decoder=empty))
-    tok = BPETokenizer.from_dir(d)
-    ids = tok.encode("hello")
-    for call in (lambda: tok.decode(ids), lambda: tok.piece(int(ids[0]))):
-        try:
-            call()
-        except TokenizerError as e:
-            one_line(e, str(d / "tokenizer.json"))
-
-
 # ---- 6. config keys that change the arithmetic: exact, or refused -----------------------------
 
 
