@@ -169,7 +169,10 @@ def _refuse_unsupported_arithmetic(d: dict[str, Any]) -> None:
     n_inner = d.get("n_inner")
     n_embd = d.get("n_embd")
     if n_inner is not None and not (
-        isinstance(n_inner, int) and not isinstance(n_inner, bool) and n_inner == 4 * n_embd
+        isinstance(n_inner, int)
+        and not isinstance(n_inner, bool)
+        and isinstance(n_embd, int)
+        and n_inner == 4 * n_embd
     ):
         raise ConfigError(
             f"n_inner {n_inner!r} is not supported (the MLP width must be 4 * n_embd; use null)"

@@ -137,9 +137,9 @@ def _charsmap_growth(node: dict) -> float:
 # Unicode's longest decompositions (NFKC/NFKD: U+FDFA -> 18 characters) and lower-case mapping
 # (U+0130 -> 2); BERT's normalizer spaces CJK characters (x3) and lower-cases; byte-level maps
 # each UTF-8 byte (up to 4 per character) to a character
-_NORMALIZER_GROWTH = {"NFKC": 18, "NFKD": 18, "NFC": 3, "NFD": 4, "Lowercase": 2}
+_NORMALIZER_GROWTH: dict[str, float] = {"NFKC": 18, "NFKD": 18, "NFC": 3, "NFD": 4, "Lowercase": 2}
 _NORMALIZER_GROWTH |= {"BertNormalizer": 9, "ByteLevel": 4}
-_PRE_TOKENIZER_GROWTH = {"ByteLevel": 4, "Metaspace": 2}
+_PRE_TOKENIZER_GROWTH: dict[str, float] = {"ByteLevel": 4, "Metaspace": 2}
 
 
 def _growth(components: list[dict], table: dict[str, float]) -> float:

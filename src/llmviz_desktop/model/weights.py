@@ -39,10 +39,18 @@ CONVERT_HINT = (
 _MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
 MAX_DIMS = 4  # GPT-2 tensors have 1 or 2 (the causal-mask buffers 4)
 MAX_DIM = 1 << 32  # no dimension of a real checkpoint comes near this
-_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+_DTYPES: dict[str, np.dtype] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
+_DTYPES["F16"] = np.dtype("<f2")
 _DTYPES["BF16"] = np.dtype("<u2")  # bfloat16: the top half of a float32, widened on load
 # bytes per element of the other safetensors dtypes, so their sizes are checked too
-_OTHER_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
+_OTHER_SIZES: dict[str, int] = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+}
 _OTHER_SIZES |= {"I16": 2, "U16": 2, "I32": 4, "U32": 4, "I64": 8, "U64": 8, "C64": 8}
 
 
@@ -88,9 +96,11 @@ class Header:
 
 
 def _itemsize(dt: object) -> int | None:
+    if not isinstance(dt, str):
+        return None
     if dt in _DTYPES:
-        return _DTYPES[dt].itemsize  # type: ignore[index]
-    return _OTHER_SIZES.get(dt)  # type: ignore[arg-type]
+        return _DTYPES[dt].itemsize
+    return _OTHER_SIZES.get(dt)
 
 
 def read_header(path: Path, data: bool = True) -> Header:
