@@ -173,13 +173,14 @@ try:
 except WeightsError as e:
     result = str(e)
 seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's peak (ru_maxrss would keep the forking pytest's across exec)
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 print(json.dumps({{"seconds": seconds, "peak_mib": peak, "result": result}}))
 """
 
 
 def measured_load(d: Path, limit_as: int | None = None) -> dict:
-    """load_checkpoint in a fresh interpreter: time, peak resident memory (ru_maxrss, the whole
+    """load_checkpoint in a fresh interpreter: time, peak resident memory (VmHWM, the whole
     process with numpy imported) and the outcome. With `limit_as`, under that address-space
     limit, so that a runaway allocation fails instead of taking the machine's memory."""
     prefix = ""
