@@ -99,11 +99,12 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
                         continue
                     if not items and not walking:  # → starts the walkthrough: its step
                         walking = True  # controls (play, pause, previous, next) appear
-                        for _ in range(5):  # a field may still hold the keys: click away
-                            xdo(env, "mousemove", "600", "795", "click", "1", "key", "Right")
+                        for attempt in range(40):
+                            if attempt % 8 == 0:  # a field may still hold the keys: click away
+                                xdo(env, "mousemove", "600", "795", "click", "1", "key", "Right")
                             data = read_map(ui_map, data["frame"])
-                            if any(i["label"] == ">" for i in data["items"]):
-                                break
+                            if any(i["label"] == ">" and i["visible"] for i in data["items"]):
+                                break  # the panel has grown to show its new controls
                         continue
                     if not items:
                         left = [
