@@ -37,21 +37,3 @@ def legend_from(scene, norms: list[float], has_values: list[bool]) -> dict[str, 
         if present and box.kind != "token":
             out.setdefault(box.kind, []).append(1.0 / n)
     return {k: float(np.median(v)) for k, v in out.items()}
-
-
-def legend_ranges(model, normalise: str) -> dict[str, float]:
-    """{kind: |value| at full colour} for the colour legend: the shared range per kind in
-    'global' mode; in 'tensor' mode the median of the tensors' own ranges, as a guide."""
-    scene = model.scene
-    if model.trace is None:
-        return {}
-    shown = model.display if model.display is not None else model.params
-    matrices = [
-        b.source.matrix(model.trace, shown) if b.source is not None else None for b in scene.boxes
-    ]
-    norms = normalisers(scene, matrices, normalise)
-    out: dict[str, list[float]] = {}
-    for box, m, n in zip(scene.boxes, matrices, norms, strict=True):
-        if m is not None and box.kind != "token":
-            out.setdefault(box.kind, []).append(1.0 / n)
-    return {k: float(np.median(v)) for k, v in out.items()}

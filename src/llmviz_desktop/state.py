@@ -6,7 +6,7 @@ input, the layout scene, the camera and the colour settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -268,7 +268,3 @@ def parse_camera(text: str, scene: Scene, width: int, height: int, panels: bool 
     if text.startswith("{"):
         return Camera.from_json(text)
     return camera_preset(text, scene, width, height, panels)
-
-
-def with_size(state: AppState, width: int, height: int) -> AppState:
-    return replace(state, width=width, height=height)

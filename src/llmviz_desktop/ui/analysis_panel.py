@@ -26,9 +26,8 @@ from ..analysis import (
 )
 from ..state import AppState, free_area
 from . import uimap
-from .palette import RAMPS, SECTION_COLORS, ZERO
+from .palette import MUTED, RAMPS, SECTION_COLORS, ZERO
 
-MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 ACCENT = ImVec4(0.45, 0.9, 0.55, 1.0)  # the model's own pick in the logit lens
 TOTAL = ImVec4(1.0, 0.82, 0.35, 1.0)
 MAX_HEADS_SHOWN = 36  # heatmaps drawn per frame at most (more layers: a layer slider)

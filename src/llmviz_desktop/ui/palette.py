@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from imgui_bundle import ImVec4
+
+MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)  # secondary text in every panel
+
 # the section brackets' colours, also used for the parameter overlay's group labels
 SECTION_COLORS = {
     "embedding": (0.55, 0.75, 1.0),

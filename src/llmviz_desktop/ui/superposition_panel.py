@@ -14,8 +14,8 @@ from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
 from ..superposition import EPS_MAX, M_RANGE, N_RANGE, Snapshot, SuperpositionDemo
 from . import uimap
+from .palette import MUTED
 
-MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
 GOOD = ImVec4(0.55, 0.9, 0.6, 1.0)
 BAND = ImVec4(0.45, 0.9, 0.55, 1.0)

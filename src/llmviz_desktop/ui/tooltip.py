@@ -9,9 +9,9 @@ import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..state import AppState
+from .palette import MUTED
 
 ACCENT = ImVec4(1.0, 0.66, 0.26, 1.0)
-MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 KIND_COLOURS = {
     "weight": ImVec4(0.45, 0.72, 1.0, 1.0),
     "intermediate": ImVec4(0.45, 0.92, 0.55, 1.0),

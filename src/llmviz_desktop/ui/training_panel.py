@@ -11,8 +11,8 @@ from imgui_bundle import ImVec2, ImVec4, imgui, implot
 from ..learning import VIEWS
 from ..state import AppState
 from . import uimap
+from .palette import MUTED
 
-MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
 
 

@@ -12,11 +12,11 @@ from ..state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
 from . import uimap
+from .palette import MUTED
 
 PANEL_EM = 27  # the panel's width in font heights
 LINK = ImVec4(0.55, 0.8, 1.0, 1.0)
 LINK_LIT = ImVec4(1.0, 0.7, 0.3, 1.0)
-MUTED = ImVec4(0.62, 0.66, 0.74, 1.0)
 ERROR = ImVec4(1.0, 0.45, 0.35, 1.0)
 
 

@@ -3,7 +3,6 @@ frame the timeline computes for it, applied to the app state (pure: no GL, no im
 
 from __future__ import annotations
 
-from ..camera import Camera
 from .timeline import WalkFrame, frame_at
 
 
@@ -53,7 +52,3 @@ class Stage:
         if not player.free_camera:
             state.camera = frame.camera
         return frame
-
-
-def moment_camera(frame: WalkFrame) -> Camera:
-    return frame.camera
