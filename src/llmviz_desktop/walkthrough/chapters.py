@@ -7,13 +7,12 @@ message is one line naming the file and the field (or the TOML line).
 from __future__ import annotations
 
 import math
-import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..model.files import FileProblem, read_limited
 from ..resources import walkthrough_dir
 
 ANIMATIONS: dict[str, dict[str, type]] = {
@@ -205,26 +204,11 @@ def _step(value: Any, where: str) -> Step:
 
 def _read_regular(path: Path, name: str) -> bytes:
     """A chapter file's bytes: a FIFO, device or folder named *.toml is refused without a
-    blocking open, and a file over MAX_FILE_BYTES without reading more than that."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise ChapterError(f"{name}: not a regular file")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    blocking open, and a file over MAX_FILE_BYTES unread (model/files.py does both)."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
-            raise ChapterError(f"{name}: not a regular file")
-        chunks, size = [], 0
-        while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > MAX_FILE_BYTES:
-        raise ChapterError(f"{name}: file too large for a chapter (over {MAX_FILE_BYTES} bytes)")
-    return b"".join(chunks)
+        return read_limited(path, MAX_FILE_BYTES, "a chapter file")
+    except FileProblem as e:  # its line names the whole path; the chapter's name is enough
+        raise ChapterError(f"{name}: {str(e).removeprefix(f'{path}: ')}") from None
 
 
 def load_chapter(path: Path) -> Chapter:
