@@ -11,30 +11,13 @@ panels ends the session (the window's close button and Ctrl+Q are the only ways 
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import pytest
-from xwindow import app_env, running_app, xdo, xvfb
+from xwindow import app_env, read_map, running_app, xdo, xvfb
 
 WIDTH, HEIGHT = 1280, 800
 MAX_ACTIONS = 150  # far more than the panels have controls: a loop of new labels would stop here
-
-
-def read_map(path: Path, after: int, timeout: float = 20.0) -> dict:
-    """The UI map of a frame drawn at least 3 frames after `after` (the click has been seen
-    and the panels have settled)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = None
-        if data is not None and data["frame"] >= after + 3:
-            return data
-        time.sleep(0.05)
-    pytest.fail(f"the window drew no new frame within {timeout:.0f} s (after frame {after})")
 
 
 def in_front(windows: list[dict], name: str, x: float, y: float) -> bool:

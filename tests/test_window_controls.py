@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from xwindow import app_env, running_app, screenshot, xdo, xvfb
+from xwindow import app_env, read_map, running_app, screenshot, xdo, xvfb
 
 WIDTH, HEIGHT = 1280, 800
 # LLMVIZ_TEST_SHOTS=<folder>: keep the screenshots, to look at them
@@ -23,20 +23,6 @@ SAVE_SHOTS = Path(os.environ["LLMVIZ_TEST_SHOTS"]) if os.environ.get("LLMVIZ_TES
 def display():
     with xvfb(WIDTH, HEIGHT) as name:
         yield name
-
-
-def read_map(path: Path, after: int, timeout: float = 20.0) -> dict:
-    """The UI map (LLMVIZ_UI_MAP) of a frame drawn at least 3 frames after `after`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = None
-        if data is not None and data["frame"] >= after + 3:
-            return data
-        time.sleep(0.05)
-    pytest.fail(f"the window drew no new frame within {timeout:.0f} s")
 
 
 def exited(proc, timeout: float) -> bool:

@@ -7,6 +7,7 @@ tests that minimise); without them the tests fail rather than skip.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +131,18 @@ def cpu_share(pid: int, seconds: float) -> float:
     before, start = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
     return (cpu_seconds(pid) - before) / (time.monotonic() - start)
+
+
+def read_map(path, after: int, timeout: float = 20.0) -> dict:
+    """The UI map the app writes with LLMVIZ_UI_MAP set (ui/uimap.py), of a frame drawn at
+    least 3 frames after frame `after`: the last input has been seen and the panels settled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            data = None
+        if data is not None and data["frame"] >= after + 3:
+            return data
+        time.sleep(0.05)
+    pytest.fail(f"the window drew no new frame within {timeout:.0f} s (after frame {after})")
