@@ -13,12 +13,12 @@ import json
 import math
 import os
 import resource
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .model.atomic import remove
 from .model.config import GPTConfig, preset
 from .model.train import TrainConfig, Trainer, logits_finite, sort_accuracy
 from .model.weights import save_checkpoint
@@ -196,13 +196,7 @@ def _remove_run(out: Path, created: list[Path]) -> None:
     temporaries go, then the folders it created (only if empty: nothing else is removed)."""
     for p in list(out.iterdir()) if out.is_dir() else []:
         if p.name == METRICS_FILE or p.name.startswith(".step-"):
-            try:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
-            except OSError:
-                pass
+            remove(p)
     for d in reversed(created):
         try:
             d.rmdir()

@@ -30,7 +30,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .model.atomic import sweep_stale, temp_prefix
+from .model.atomic import remove, sweep_stale, temp_prefix
 
 CODECS = ("ffv1", "x264rgb", "mp4", "gif", "png")
 
@@ -489,16 +488,6 @@ def _temp_sibling(out: Path, folder: bool) -> Path:
     raise ExportError(f"{out}: could not create a temporary file next to it")
 
 
-def _remove(path: Path) -> None:
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
 def _check_target(out: Path, codec: str) -> None:
     if not out.parent.is_dir():
         raise ExportError(f"{out}: the folder {out.parent} does not exist")
@@ -529,7 +518,7 @@ def _commit(tmp: Path, out: Path) -> None:
     except BaseException:
         os.replace(old, out)
         raise
-    _remove(old)
+    remove(old)
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -590,7 +579,7 @@ def export_frames(
         raise ExportError(f"{out}: write failed: {_reason(e)}") from e
     finally:
         if not done:
-            _remove(tmp)
+            remove(tmp)
     return out
 
 

@@ -76,17 +76,18 @@ def _writer_alive(pid: int, mtime: float) -> bool:
     return started is None or started <= mtime + 1.0  # 1 s for clock-tick rounding
 
 
-def _remove(path: Path) -> bool:
+def remove(path: Path) -> bool:
+    """Remove a file, link or folder tree as far as possible; True when nothing is left
+    (someone else removing it first counts). Never raises: used on cleanup paths."""
+    path = Path(path)
     try:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            shutil.rmtree(path, ignore_errors=True)
         else:
-            path.unlink()
-        return True
-    except FileNotFoundError:
-        return True  # someone else swept it first
+            path.unlink(missing_ok=True)
     except OSError:
-        return False
+        pass
+    return not os.path.lexists(path)
 
 
 def sweep_stale(
@@ -121,7 +122,7 @@ def sweep_stale(
         elif now - mtime < LEGACY_STALE_S:
             continue
         path = Path(entry.path)
-        if _remove(path):
+        if remove(path):
             removed.append(path)
     return removed
 
@@ -145,4 +146,4 @@ def atomic_write(target: Path, write: Callable[[str], object]) -> None:
         raise
 
 
-__all__ = ["atomic_write", "make_temp", "sweep_stale", "temp_prefix", "umask"]
+__all__ = ["atomic_write", "make_temp", "remove", "sweep_stale", "temp_prefix", "umask"]
