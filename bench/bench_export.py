@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmviz_desktop.video import CODECS, decode_video, export_frames, ffmpeg_exe
+from llmviz_desktop.export.video import CODECS, decode_video, export_frames, ffmpeg_exe
 
 SUFFIX = {"ffv1": ".mkv", "x264rgb": ".mkv", "mp4": ".mp4", "gif": ".gif", "png": ""}
 BACKGROUND = np.array([9, 11, 15], np.float32)  # the renderer's clear colour

@@ -46,7 +46,7 @@ def frames(n: int, w: int, h: int, seed: int = 0) -> Iterator[np.ndarray]:
 
 
 def child(n: int, w: int, h: int, fps: float) -> None:
-    from llmviz_desktop.video import export_frames
+    from llmviz_desktop.export.video import export_frames
 
     next(frames(1, w, h))  # numpy and Pillow warmed up
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

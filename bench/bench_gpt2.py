@@ -77,8 +77,8 @@ def main() -> None:
 
     gc.collect()
     base = rss_mb()
-    from llmviz_desktop.render_cli import HeadlessSession
-    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
     words = "the quick brown fox jumps over the lazy dog and keeps running " * 4
     t0 = time.perf_counter()

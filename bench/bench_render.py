@@ -14,8 +14,8 @@ import argparse
 import statistics
 import time
 
-from llmviz_desktop.render_cli import HeadlessSession, parse_size
-from llmviz_desktop.state import AppState, camera_preset, load_model
+from llmviz_desktop.cli.render import HeadlessSession, parse_size
+from llmviz_desktop.session.state import AppState, camera_preset, load_model
 from llmviz_desktop.ui.panels import draw_ui
 
 TARGETS = {"nano-sort": 5.0, "gpt3": 10.0}

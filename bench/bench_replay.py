@@ -21,7 +21,7 @@ from llmviz_desktop.resources import shipped_model_dir
 PROBE = textwrap.dedent(
     """
     import resource, sys, time
-    from llmviz_desktop.replay import open_replay
+    from llmviz_desktop.session.replay import open_replay
 
     def rss():
         with open("/proc/self/status") as f:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from llmviz_desktop.learning import Learning
+from llmviz_desktop.cli.render import HeadlessSession
 from llmviz_desktop.model.config import preset
-from llmviz_desktop.render_cli import HeadlessSession
-from llmviz_desktop.state import AppState, camera_preset, load_model
-from llmviz_desktop.training_session import LiveTraining
+from llmviz_desktop.session.learning import Learning
+from llmviz_desktop.session.state import AppState, camera_preset, load_model
+from llmviz_desktop.session.training import LiveTraining
 from llmviz_desktop.ui.panels import draw_ui
 
 

@@ -16,8 +16,9 @@ import argparse
 import sys
 import time
 
-from llmviz_desktop.render_cli import parse_size
-from llmviz_desktop.soak import GL_METRICS, METRICS, run_soak
+from soak_driver import GL_METRICS, METRICS, run_soak
+
+from llmviz_desktop.cli.render import parse_size
 
 LIMIT = 0.05
 WARMUP = 0.2

@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmviz_desktop.analysis import (
+from llmviz_desktop.model.config import GPTConfig, preset
+from llmviz_desktop.model.counts import KIND_TITLES, count_params
+from llmviz_desktop.model.gpt import forward
+from llmviz_desktop.model.params import init_params, lm_head
+from llmviz_desktop.scene.analysis import (
     GROUPS,
     attention_maps,
     group_label_positions,
@@ -16,12 +20,8 @@ from llmviz_desktop.analysis import (
     token_decoder,
     token_labels,
 )
-from llmviz_desktop.layout import build_scene
-from llmviz_desktop.model.config import GPTConfig, preset
-from llmviz_desktop.model.counts import KIND_TITLES, count_params
-from llmviz_desktop.model.gpt import forward
-from llmviz_desktop.model.params import init_params, lm_head
-from llmviz_desktop.state import load_model
+from llmviz_desktop.scene.layout import build_scene
+from llmviz_desktop.session.state import load_model
 
 GPT3_MATRICES = 175_181_291_520  # Brown et al. 2020; 3Blue1Brown's tally
 
@@ -229,7 +229,7 @@ def test_group_labels_of_a_tied_model(tied):
 
 @pytest.fixture(scope="module")
 def session():
-    from llmviz_desktop.render_cli import HeadlessSession
+    from llmviz_desktop.cli.render import HeadlessSession
 
     s = HeadlessSession(1024, 720)
     assert s.ctx.error == "GL_NO_ERROR"
@@ -263,7 +263,7 @@ def _frames(session, state, n=1):
 
 
 def _state(model, session):
-    from llmviz_desktop.state import AppState, camera_preset
+    from llmviz_desktop.session.state import AppState, camera_preset
 
     w, h = session.width, session.height
     state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)

@@ -15,9 +15,9 @@ from pathlib import Path
 import moderngl_window as mglw
 import pytest
 
-from llmviz_desktop import errors
 from llmviz_desktop.resources import shipped_model_dir
-from llmviz_desktop.settings import MAX_WINDOW, Settings, load_settings, window_size
+from llmviz_desktop.session import errors
+from llmviz_desktop.session.settings import MAX_WINDOW, Settings, load_settings, window_size
 
 HEADLESS = ["--window", "headless", "--backend", "egl"]
 
@@ -34,7 +34,7 @@ def home(tmp_path, monkeypatch):
 
 def open_window(**attrs):
     """The app's WindowConfig in a headless moderngl-window window, as run() would make it."""
-    from llmviz_desktop.app import LlmvizWindow
+    from llmviz_desktop.app.window import LlmvizWindow
 
     cls = type("TestWindow", (LlmvizWindow,), attrs)
     return mglw.create_window_config_instance(cls, args=HEADLESS)
@@ -67,7 +67,7 @@ def bad_later_folder(tmp_path: Path) -> Path:
 def test_opening_the_superposition_panel_keeps_the_window(home):
     """What the 'superposition' button does; the next frame's pacing used to raise
     AttributeError: 'SuperpositionDemo' object has no attribute 'running'."""
-    from llmviz_desktop.superposition import SuperpositionDemo
+    from llmviz_desktop.demos.superposition import SuperpositionDemo
 
     win = open_window()
     try:
@@ -99,7 +99,7 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
     """Each stage of the window's frame that is not a panel: an exception is one line in the
     error panel and a traceback in llmviz.log (once, not every frame); the window goes on
     drawing, and works again when the cause is gone."""
-    from llmviz_desktop import app as app_module
+    from llmviz_desktop.app import window as app_module
     from llmviz_desktop.ui import panels
 
     win = open_window()
@@ -140,7 +140,7 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
 def test_an_input_handler_that_raises_is_contained(home, monkeypatch):
     """A glfw callback that raises would end the main loop: clicks, drags and keys that fail
     are shown and logged like a panel's failure."""
-    from llmviz_desktop import app as app_module
+    from llmviz_desktop.app import window as app_module
 
     win = open_window()
     try:
@@ -212,7 +212,7 @@ def test_a_bad_model_folder_opens_nano_sort_with_the_reason(home, tmp_path, caps
 
 def run_app_headless(monkeypatch, model_spec=None) -> tuple[int, list]:
     """app.run() as `llmviz` calls it, with the main loop replaced by two frames."""
-    from llmviz_desktop import app as app_module
+    from llmviz_desktop.app import window as app_module
 
     opened = []
 
@@ -271,7 +271,7 @@ def test_saved_window_sizes_are_clamped_to_the_screen():
 def test_run_opens_the_window_at_most_the_screen_size(home, monkeypatch):
     """65535 x 65535 in settings.json: the window run() asks for is clamped (glfw segfaults
     on it otherwise)."""
-    from llmviz_desktop import app as app_module
+    from llmviz_desktop.app import window as app_module
 
     (home / "config").mkdir()
     (home / "config" / "settings.json").write_text(
@@ -294,7 +294,7 @@ def test_the_window_starts_without_moderngl_window_info_lines(home):
     script = textwrap.dedent(
         f"""
         import moderngl_window as mglw
-        from llmviz_desktop import app
+        from llmviz_desktop.app import window as app
         def two_frames(cls, args=None):
             win = mglw.create_window_config_instance(cls, args={HEADLESS!r})
             win.on_render(0.0, 1 / 60)
@@ -360,7 +360,7 @@ def test_settings_that_are_not_a_regular_file_are_refused_without_blocking(tmp_p
     out = in_subprocess(
         f"""
         from pathlib import Path
-        from llmviz_desktop.settings import load_settings
+        from llmviz_desktop.session.settings import load_settings
         settings, warning = load_settings(Path({str(path)!r}))
         print(warning)
         """
@@ -372,7 +372,7 @@ def test_settings_that_are_not_a_regular_file_are_refused_without_blocking(tmp_p
 
 
 def test_oversized_settings_are_refused_reading_at_most_the_limit(tmp_path, monkeypatch):
-    from llmviz_desktop import settings as settings_module
+    from llmviz_desktop.session import settings as settings_module
 
     path = tmp_path / "settings.json"
     path.write_bytes(b" " * (2 << 20) + b"{}")

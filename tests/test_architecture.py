@@ -40,7 +40,7 @@ def test_model_package_imports_no_gl_ui_or_layout():
 def test_model_import_loads_no_gl_modules():
     code = (
         "import sys, llmviz_desktop.model.weights, llmviz_desktop.model.train, "
-        "llmviz_desktop.cli; bad = {'moderngl', 'imgui_bundle', 'glfw', 'torch'} & "
+        "llmviz_desktop.cli.main; bad = {'moderngl', 'imgui_bundle', 'glfw', 'torch'} & "
         "set(sys.modules); print(sorted(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmviz_desktop.camera import PITCH_LIMIT, Camera, CameraError, fly
+from llmviz_desktop.scene.camera import PITCH_LIMIT, Camera, CameraError, fly
 
 W, H = 1280, 720
 CAMERAS = [

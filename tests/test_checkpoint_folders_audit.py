@@ -226,8 +226,8 @@ def test_training_refuses_an_activation_the_backward_pass_does_not_differentiate
 def test_hover_formulas_follow_the_config(tmp_path):
     """The hover of an MLP activation cell and of an attention score cell show the arithmetic
     the config asks for, and their recomputed value equals the traced one."""
-    from llmviz_desktop.explain import explain
-    from llmviz_desktop.state import load_model
+    from llmviz_desktop.scene.explain import explain
+    from llmviz_desktop.session.state import load_model
 
     cfg = tiny(vocab=tuple("ABCDEFG"), block_size=16)
     params = tiny_params(cfg)

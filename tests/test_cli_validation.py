@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from test_cli import assert_usage_error
 from test_gpt2_checkpoint import write_checkpoint
 
-from llmviz_desktop.cli import WINDOW_BACKENDS, installed_window_backends
+from llmviz_desktop.cli.main import WINDOW_BACKENDS, installed_window_backends
 from llmviz_desktop.model.train import logits_finite
 from llmviz_desktop.model.weights import load_checkpoint, resolve_model, save_checkpoint
-from llmviz_desktop.state import load_model
+from llmviz_desktop.session.state import load_model
 
 DEEP = '{"target": [[[[[0]]]], 0, 0]}'
 
@@ -191,7 +191,7 @@ def test_train_batch_size_bound_follows_the_memory_limit(tmp_path):
     out = tmp_path / "run"
     code = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
-        "from llmviz_desktop.cli import main; sys.exit(main(sys.argv[1:]))"
+        "from llmviz_desktop.cli.main import main; sys.exit(main(sys.argv[1:]))"
     )
     args = ["train", "--out", str(out), "--steps", "1", "--batch-size", "100000"]
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
@@ -305,7 +305,7 @@ def test_window_offers_only_installed_backends():
 
 def test_finding_window_backends_imports_no_gui_toolkit():
     code = (
-        "import sys; from llmviz_desktop.cli import build_parser; build_parser(); "
+        "import sys; from llmviz_desktop.cli.main import build_parser; build_parser(); "
         "print(sorted(m for m in ('glfw', 'pyglet', 'pygame', 'sdl2', 'PyQt5', 'PySide2', "
         "'tkinter') if m in sys.modules))"
     )
@@ -350,9 +350,9 @@ def test_fuzz_camera_json_is_refused_in_one_line_or_draws_finite_numbers(fields)
     or a camera whose view of the model projects to finite pixels without a numpy warning."""
     import argparse
 
-    from llmviz_desktop.camera import CameraError
-    from llmviz_desktop.cli import _camera_text
-    from llmviz_desktop.render_cli import camera_for
+    from llmviz_desktop.cli.main import _camera_text
+    from llmviz_desktop.cli.render import camera_for
+    from llmviz_desktop.scene.camera import CameraError
 
     scene = nano_scene()
     text = json.dumps(fields)  # NaN, Infinity and 400-digit integers included

@@ -44,9 +44,9 @@ def test_window_without_opengl_3_3_exits_2_with_one_line(tmp_path):
 def stand_in_window(width: int, height: int):
     """LlmvizWindow's methods on a stand-in for the moderngl-window object (no GL, no glfw),
     showing nano-sort's overview at width x height."""
-    from llmviz_desktop.app import LlmvizWindow
-    from llmviz_desktop.pacing import FramePacer
-    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.app.pacing import FramePacer
+    from llmviz_desktop.app.window import LlmvizWindow
+    from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
     class StandIn(LlmvizWindow):  # every method of the window; __init__ makes no window
         def __init__(self):
@@ -66,7 +66,7 @@ def stand_in_window(width: int, height: int):
 def test_a_zero_sized_framebuffer_draws_nothing_and_waits():
     """A 0x0 framebuffer (what a minimised window reports on some platforms; X cannot make
     one): nothing is drawn, and each frame waits instead of spinning."""
-    from llmviz_desktop.pacing import HIDDEN_WAIT_S
+    from llmviz_desktop.app.pacing import HIDDEN_WAIT_S
 
     window = stand_in_window(0, 0)
     start = time.perf_counter()
@@ -76,7 +76,7 @@ def test_a_zero_sized_framebuffer_draws_nothing_and_waits():
 
 
 def test_resizing_reframes_an_untouched_overview_and_keeps_a_chosen_view():
-    from llmviz_desktop.state import camera_preset
+    from llmviz_desktop.session.state import camera_preset
 
     window = stand_in_window(1280, 800)
     scene = window.state.model.scene

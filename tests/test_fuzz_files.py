@@ -52,7 +52,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open  # noqa: F401 - likewise
 
-import llmviz_desktop.state  # noqa: F401 - likewise (load_model's imports)
+import llmviz_desktop.session.state  # noqa: F401 - likewise (load_model's imports)
 from llmviz_desktop.model.config import GPTConfig
 from llmviz_desktop.model.params import init_params, param_specs
 from llmviz_desktop.model.tokenizer import BPETokenizer, CharTokenizer, TokenizerError
@@ -63,8 +63,8 @@ from llmviz_desktop.model.weights import (
     read_safetensors,
     save_checkpoint,
 )
-from llmviz_desktop.replay import ReplayError, open_replay
-from llmviz_desktop.settings import Settings, load_settings
+from llmviz_desktop.session.replay import ReplayError, open_replay
+from llmviz_desktop.session.settings import Settings, load_settings
 from llmviz_desktop.walkthrough.chapters import Chapter, ChapterError, load_chapter, load_chapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1107,7 +1107,7 @@ def check_model_dir(d: Path, text: str) -> None:
     """What `llmviz render --model DIR` and the app do with a folder: resolve, tokenise,
     generate, lay out. It may refuse only with the errors the CLI turns into one line."""
     from llmviz_desktop.model.config import ConfigError
-    from llmviz_desktop.state import load_model
+    from llmviz_desktop.session.state import load_model
 
     CASES["checkpoint folder (load_model)"] += 1
     model, error = bounded(lambda: load_model(str(d), text))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from llmviz_desktop.video import decode_video, export_frames, probe_frame_count
+from llmviz_desktop.export.video import decode_video, export_frames, probe_frame_count
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_gif_memory.py"
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from cli_run import llmviz
 
-from llmviz_desktop.camera import Camera
-from llmviz_desktop.picking import pick_cell
-from llmviz_desktop.state import camera_preset
+from llmviz_desktop.scene.camera import Camera
+from llmviz_desktop.scene.picking import pick_cell
+from llmviz_desktop.session.state import camera_preset
 
 W, H = 1280, 720
 
@@ -205,7 +205,7 @@ def test_tooltip_and_highlights_are_drawn(nano, tmp_path):
 
 
 def test_hovering_a_title_shows_shape_and_parameter_count(nano, tmp_path):
-    from llmviz_desktop.labels import place_labels
+    from llmviz_desktop.scene.labels import place_labels
 
     cam = Camera(target=(-40.0, -1200.0, 0.0), distance=260.0)
     labels = [lb for lb in place_labels(nano.scene, cam, W, H) if lb.kind == "title"]
@@ -225,9 +225,9 @@ def test_a_pin_is_dropped_when_its_scene_goes_and_kept_when_only_numbers_change(
     """A cell pinned on GPT-3 and then a walkthrough step (or training) that shows nano-sort:
     the pin's box index means nothing there, so the tooltip is dropped, not read from another
     tensor (or past the end of the box list). New weights in the same layout keep it."""
-    from llmviz_desktop.hover import HoverTracker
-    from llmviz_desktop.picking import CellHit
-    from llmviz_desktop.state import AppState, with_params
+    from llmviz_desktop.scene.hover import HoverTracker
+    from llmviz_desktop.scene.picking import CellHit
+    from llmviz_desktop.session.state import AppState, with_params
 
     index = max(range(len(gpt3.scene.boxes)), key=lambda i: gpt3.scene.boxes[i].rows)
     box = gpt3.scene.boxes[index]

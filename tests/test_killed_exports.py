@@ -10,14 +10,14 @@ import textwrap
 
 import numpy as np
 
-from llmviz_desktop.video import export_frames
+from llmviz_desktop.export.video import export_frames
 
 EXPORTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
     import numpy as np
-    from llmviz_desktop.video import export_frames
+    from llmviz_desktop.export.video import export_frames
 
     def frames():
         for i in range(3):

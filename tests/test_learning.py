@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from cli_run import llmviz as run_llmviz
 
-from llmviz_desktop.learning import Learning
 from llmviz_desktop.model.config import GPTConfig, preset
 from llmviz_desktop.model.params import init_params
 from llmviz_desktop.model.weights import save_checkpoint
-from llmviz_desktop.replay import ReplayError, open_replay
-from llmviz_desktop.state import AppState, camera_preset, load_model
+from llmviz_desktop.session.learning import Learning
+from llmviz_desktop.session.replay import ReplayError, open_replay
+from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
 
 def gif_duration_ms(path) -> float:
@@ -105,7 +105,7 @@ def test_live_training_steps_lower_the_loss_and_change_the_scene():
 
 
 def test_background_training_keeps_running_and_pauses():
-    from llmviz_desktop.training_session import LiveTraining
+    from llmviz_desktop.session.training import LiveTraining
 
     t = LiveTraining(preset("nano-sort"), seed=1)
     t.start()
@@ -119,10 +119,10 @@ def test_background_training_keeps_running_and_pauses():
 
 
 def test_lossless_export_decodes_to_exactly_the_rendered_frames(run_dir, tmp_path):
-    from llmviz_desktop.export_cli import checkpoint_step
-    from llmviz_desktop.render_cli import HeadlessSession
-    from llmviz_desktop.state import with_params
-    from llmviz_desktop.video import decode_video
+    from llmviz_desktop.cli.export import checkpoint_step
+    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.export.video import decode_video
+    from llmviz_desktop.session.state import with_params
 
     out = tmp_path / "t.mkv"
     result = llmviz(
@@ -188,7 +188,7 @@ def test_export_codecs_frame_counts(run_dir, tmp_path, codec, suffix):
     elif codec == "gif":
         assert gif_duration_ms(out) == pytest.approx(expected / 2 * 1000, abs=10)
     else:
-        from llmviz_desktop.video import probe_frame_count
+        from llmviz_desktop.export.video import probe_frame_count
 
         assert probe_frame_count(out) == expected
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmviz_desktop.pacing import (
+from llmviz_desktop.app.pacing import (
     ACTIVE_FPS,
     HIDDEN_WAIT_S,
     IDLE_AFTER_S,

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llmviz_desktop.camera import Camera
+from llmviz_desktop.cli.render import HeadlessSession
 from llmviz_desktop.render.programs import load_program
 from llmviz_desktop.render.shader_source import ShaderSourceError
 from llmviz_desktop.render.ubo import GLOBALS, GLOBALS_OFFSETS, GLOBALS_SIZE, pack_globals
-from llmviz_desktop.render_cli import HeadlessSession
 from llmviz_desktop.resources import shaders_dir
-from llmviz_desktop.state import AppState, ColorSettings, load_model
+from llmviz_desktop.scene.camera import Camera
+from llmviz_desktop.session.state import AppState, ColorSettings, load_model
 
 GOLDEN = Path(__file__).parent / "golden"
 OUTPUT = Path(__file__).parent / "_output"
@@ -136,7 +136,7 @@ VIEWS = {  # name: (model, camera, panel shown)
 
 
 def render_view(session, model_name: str, camera: str, panel: bool) -> np.ndarray:
-    from llmviz_desktop.state import parse_camera
+    from llmviz_desktop.session.state import parse_camera
 
     model = load_model(model_name)
     if camera.startswith("cells:"):  # a close-up on the top-left cells of a named box
@@ -198,7 +198,7 @@ def expected_colour(value: float, norm: float, kind: str, symlog: bool = False, 
     [("h.0.mlp.c_fc.weight", [(5, 7), (100, 30)]), ("h.0.ln_1.out", [(3, 2), (40, 9)])],
 )
 def test_cell_shows_the_colour_of_its_value(session, nano, box_name, cells, symlog):
-    from llmviz_desktop.colors import normaliser
+    from llmviz_desktop.scene.colors import normaliser
 
     box = nano.scene.by_name[box_name]
     matrix = box.source.matrix(nano.trace, nano.params)

@@ -13,11 +13,11 @@ import tracemalloc
 
 import pytest
 
-from llmviz_desktop import replay as replay_module
-from llmviz_desktop.learning import Learning
-from llmviz_desktop.replay import ReplayError, open_replay
 from llmviz_desktop.resources import shipped_model_dir
-from llmviz_desktop.state import AppState, camera_preset, load_model
+from llmviz_desktop.session import replay as replay_module
+from llmviz_desktop.session.learning import Learning
+from llmviz_desktop.session.replay import ReplayError, open_replay
+from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
 NANO = shipped_model_dir("nano-sort")
 
@@ -128,7 +128,7 @@ def test_metrics_rows_kept_are_bounded_and_a_later_row_for_a_step_wins(tmp_path,
 PROBE = textwrap.dedent(
     """
     import sys
-    from llmviz_desktop.replay import open_replay
+    from llmviz_desktop.session.replay import open_replay
 
     def rss():
         with open("/proc/self/status") as f:

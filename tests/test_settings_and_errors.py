@@ -10,7 +10,7 @@ import os
 import pytest
 from cli_run import llmviz
 
-from llmviz_desktop.settings import Settings, load_settings, save_settings
+from llmviz_desktop.session.settings import Settings, load_settings, save_settings
 
 
 def test_settings_round_trip(tmp_path):
@@ -77,9 +77,9 @@ def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch)
     """An exception inside a panel: the frame still completes, the error panel shows one line,
     the traceback is in the log file, and the next frame works."""
     monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
-    from llmviz_desktop import errors
-    from llmviz_desktop.render_cli import HeadlessSession
-    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.session import errors
+    from llmviz_desktop.session.state import AppState, camera_preset, load_model
     from llmviz_desktop.ui import panels
 
     errors.logger.cache_clear()
@@ -142,9 +142,9 @@ def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeyp
     """What the window does each frame with the walkthrough (errors.contained): a failing
     animation gives one error line and a logged traceback; the next frames work again."""
     monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
-    from llmviz_desktop import errors
-    from llmviz_desktop.state import AppState, camera_preset, load_model
-    from llmviz_desktop.walkthrough import stage as stage_module
+    from llmviz_desktop.session import errors
+    from llmviz_desktop.session import stage as stage_module
+    from llmviz_desktop.session.state import AppState, camera_preset, load_model
     from llmviz_desktop.walkthrough.chapters import load_chapters
     from llmviz_desktop.walkthrough.player import Player
 
@@ -179,8 +179,8 @@ def test_panels_keep_their_edge_when_the_window_resizes():
     narrows or widens (Dear ImGui alone keeps it at its old x: cut off, or floating)."""
     from imgui_bundle import imgui
 
-    from llmviz_desktop.render_cli import HeadlessSession
-    from llmviz_desktop.state import AppState, camera_preset, load_model
+    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
     model = load_model("nano-sort")
     session = HeadlessSession(1280, 720)

@@ -8,20 +8,20 @@ The 10,000-frame version is bench/soak.py. Also: the GL object counter itself.
 from __future__ import annotations
 
 import pytest
-
-from llmviz_desktop.render.gl_objects import (
-    KINDS,
-    MARGIN,
-    GLObjectCounter,
-    gl_object_counts,
-)
-from llmviz_desktop.soak import (
+from soak_driver import (
     ACTION_KINDS,
     GL_METRICS,
     METRICS,
     MODELS,
     SoakReport,
     run_soak,
+)
+
+from llmviz_desktop.render.gl_objects import (
+    KINDS,
+    MARGIN,
+    GLObjectCounter,
+    gl_object_counts,
 )
 
 FRAMES, W, H, EVERY = 1000, 320, 180, 50
@@ -78,7 +78,7 @@ def test_the_script_exercised_everything(report):
 
 
 def test_growth_uses_rss_windows_and_flags_growth():
-    from llmviz_desktop.soak import Sample
+    from soak_driver import Sample
 
     gl = dict.fromkeys(GL_METRICS, 3)
     mib = 2**20

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from llmviz_desktop import superposition as sup
-from llmviz_desktop.superposition import (
+from llmviz_desktop.demos import superposition as sup
+from llmviz_desktop.demos.superposition import (
     Superposition,
     SuperpositionDemo,
     SuperpositionRunner,

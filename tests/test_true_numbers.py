@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_forward_reference import reference_forward
 
-from llmviz_desktop.explain import explain, fmt
 from llmviz_desktop.model.gpt import forward
+from llmviz_desktop.scene.explain import explain, fmt
 from llmviz_desktop.walkthrough.chapters import Animation, load_chapters
 from llmviz_desktop.walkthrough.text import fill
 from llmviz_desktop.walkthrough.timeline import frame_at
@@ -100,7 +100,7 @@ def test_layer_norm_captions_name_each_number_and_match_float64(nano):
 
 
 def nano_camera(model):
-    from llmviz_desktop.state import camera_preset
+    from llmviz_desktop.session.state import camera_preset
 
     return camera_preset("overview", model.scene, 640, 360)
 

@@ -1,4 +1,4 @@
-"""Video export (llmviz_desktop.video): lossless round trips, frame counts, lossy-codec sanity,
+"""Video export (llmviz_desktop.export.video): lossless round trips, frame counts, lossy codecs,
 GIF timing, and atomicity when the source, ffmpeg or the disk fails."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llmviz_desktop import video
-from llmviz_desktop.video import (
+from llmviz_desktop.export import video
+from llmviz_desktop.export.video import (
     CODECS,
     ExportError,
     codec_for,
@@ -406,7 +406,7 @@ def test_real_ctrl_c_leaves_nothing_and_no_ffmpeg(tmp_path, codec):
         f"""
         import sys, time, numpy as np
         from pathlib import Path
-        from llmviz_desktop.video import export_frames
+        from llmviz_desktop.export.video import export_frames
         def frames():
             for i in range(10**6):
                 if i == 5:

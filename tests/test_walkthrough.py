@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from cli_run import llmviz
 
-from llmviz_desktop.render_cli import HeadlessSession
-from llmviz_desktop.state import AppState, camera_preset, load_model
+from llmviz_desktop.cli.render import HeadlessSession
+from llmviz_desktop.session.stage import Stage
+from llmviz_desktop.session.state import AppState, camera_preset, load_model
 from llmviz_desktop.walkthrough.chapters import ChapterError, load_chapter, load_chapters
 from llmviz_desktop.walkthrough.player import Player
-from llmviz_desktop.walkthrough.stage import Stage
 from llmviz_desktop.walkthrough.text import links, unknown_placeholders
 from llmviz_desktop.walkthrough.timeline import expand
 
@@ -128,7 +128,7 @@ def test_values_not_yet_computed_are_hidden_then_appear(session, nano, chapters)
 def test_autoregressive_chapter_ends_with_the_greedy_answer(session, nano, chapters):
     c = chapters.by_id("autoregressive")
     k = next(i for i, s in enumerate(c.steps) if s.animation.kind == "autoregressive")
-    from llmviz_desktop.render_cli import output_row, walk_report
+    from llmviz_desktop.cli.render import output_row, walk_report
 
     start, _ = moment(session, nano, chapters, "autoregressive", k, 0.0)
     end, _ = moment(session, nano, chapters, "autoregressive", len(c.steps) - 1, 1.0)
@@ -215,7 +215,7 @@ def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
 
 
 def test_typed_input_is_validated():
-    from llmviz_desktop.state import input_problem
+    from llmviz_desktop.session.state import input_problem
 
     cfg = load_model("nano-sort").config
     assert input_problem("ABCABC", cfg) == ""

@@ -6,8 +6,8 @@ import time
 
 import moderngl
 
-from ..hover import HoverTracker
-from ..state import AppState
+from ..scene.hover import HoverTracker
+from ..session.state import AppState
 from .imgui_renderer import ImguiRenderer
 from .scene_renderer import BACKGROUND, SceneRenderer
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import moderngl
 import numpy as np
 
-from ..camera import Camera
-from ..colors import legend_from, normalisers
 from ..model.threads import release_free_memory
-from ..state import ColorSettings
+from ..scene.camera import Camera
+from ..scene.colors import legend_from, normalisers
+from ..session.state import ColorSettings
 from .programs import load_program
 from .ubo import (
     BOX_INSTANCE,

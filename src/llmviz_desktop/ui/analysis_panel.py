@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
-from ..analysis import (
+from ..scene.analysis import (
     GroupCount,
     GroupLabel,
     LensRow,
@@ -24,7 +24,7 @@ from ..analysis import (
     token_decoder,
     token_labels,
 )
-from ..state import AppState, free_area
+from ..session.state import AppState, free_area
 from . import uimap
 from .palette import MUTED, RAMPS, SECTION_COLORS, ZERO
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
-from ..labels import CHAR_WIDTH, place_labels, place_sections
-from ..state import MODEL_CHOICES, AppState
+from ..scene.labels import CHAR_WIDTH, place_labels, place_sections
+from ..session.state import MODEL_CHOICES, AppState
 from . import uimap
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
 from .palette import RAMPS, SECTION_COLORS, ZERO
@@ -146,7 +146,7 @@ def guarded(state: AppState, where: str, draw, *args) -> None:
         draw(*args)
     except Exception as e:
         imgui.internal.error_recovery_try_to_recover_state(saved)
-        from ..errors import record
+        from ..session.errors import record
 
         record(state.errors, where, e)
 
@@ -295,7 +295,7 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
             state.show_help = not state.show_help
         imgui.same_line()
         if uimap.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
-            from ..superposition import SuperpositionDemo
+            from ..demos.superposition import SuperpositionDemo
 
             state.superposition = state.superposition or SuperpositionDemo()
             state.superposition.visible = True

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
-from ..superposition import EPS_MAX, M_RANGE, N_RANGE, Snapshot, SuperpositionDemo
+from ..demos.superposition import EPS_MAX, M_RANGE, N_RANGE, Snapshot, SuperpositionDemo
 from . import uimap
 from .palette import MUTED
 

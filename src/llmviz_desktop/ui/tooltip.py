@@ -8,7 +8,7 @@ import math
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui
 
-from ..state import AppState
+from ..session.state import AppState
 from .palette import MUTED
 
 ACCENT = ImVec4(1.0, 0.66, 0.26, 1.0)

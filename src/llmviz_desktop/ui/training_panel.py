@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
-from ..learning import VIEWS
-from ..state import AppState
+from ..session.learning import VIEWS
+from ..session.state import AppState
 from . import uimap
 from .palette import MUTED
 

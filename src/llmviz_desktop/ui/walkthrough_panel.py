@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
-from ..state import AppState
+from ..session.state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
 from . import uimap

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..camera import Camera, fly
-from ..explain import explain
+from ..scene.camera import Camera, fly
+from ..scene.explain import explain
 from .chapters import Chapter, Step
 
 ORDER_CODE = {"columns": 0, "rows": 1, "cells": 2, "all": 3}
@@ -99,7 +99,7 @@ def focus_position(step: Step, model) -> int:
 
 
 def step_camera(step: Step, scene, width: int, height: int, previous: Camera) -> Camera:
-    from ..state import camera_preset
+    from ..session.state import camera_preset
 
     spec = step.camera
     if spec is None:
@@ -115,7 +115,7 @@ def step_camera(step: Step, scene, width: int, height: int, previous: Camera) ->
             pitch=float(spec.get("pitch", 0.0)),
             fov=float(spec.get("fov", 40.0)),
         )
-    from ..state import free_area
+    from ..session.state import free_area
 
     boxes = expand(scene, spec["frame"]) or list(range(len(scene.boxes)))
     lo = np.min([scene.boxes[k].min_corner for k in boxes], axis=0)
@@ -371,7 +371,7 @@ def _stack(frame, step, p, model) -> None:
 
 
 def _sample(frame, step, p, model) -> None:
-    from .. import sampling
+    from ..model import sampling
 
     scene, t, trace = model.scene, frame.t, model.trace
     idx = scene.index_of

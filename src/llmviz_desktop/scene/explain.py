@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from .layout.boxes import Scene, TensorBox, ValueSource
-from .model.gpt import GELU_A, GELU_B, activation, attn_scale
+from ..model.gpt import GELU_A, GELU_B, activation, attn_scale
+from .boxes import Scene, TensorBox, ValueSource
 
 OPERATIONS: tuple[str, ...] = (
     "matmul",

@@ -12,28 +12,29 @@ from dataclasses import asdict
 import moderngl_window as mglw
 import numpy as np
 
-from .camera import Camera, fly
-from .errors import contained, record
-from .learning import Learning
-from .pacing import FramePacer
-from .picking import pick_box, pick_cell
-from .render.context import GLUnavailable, check_version
-from .render.frame import FrameRenderer
-from .sampling import Sampling
-from .settings import (
-    MAX_RECENT,
-    Settings,
-    load_settings,
-    save_settings,
-    window_size,
+from ..model.sampling import Sampling
+from ..render.context import GLUnavailable, check_version
+from ..render.frame import FrameRenderer
+from ..scene.camera import Camera, fly
+from ..scene.picking import pick_box, pick_cell
+from ..session.errors import contained, record
+from ..session.learning import Learning
+from ..session.settings import MAX_RECENT, Settings, load_settings, save_settings, window_size
+from ..session.stage import Stage
+from ..session.state import (
+    AppState,
+    LoadedModel,
+    camera_preset,
+    input_problem,
+    load_model,
+    random_input,
 )
-from .state import AppState, LoadedModel, camera_preset, input_problem, load_model, random_input
-from .ui.headless import create_ui_context
-from .ui.imgui_input import ImguiInput
-from .ui.panels import draw_ui, end_abandoned_frame
-from .walkthrough.chapters import load_chapters
-from .walkthrough.player import Player
-from .walkthrough.stage import Stage
+from ..ui.headless import create_ui_context
+from ..ui.imgui_input import ImguiInput
+from ..ui.panels import draw_ui, end_abandoned_frame
+from ..walkthrough.chapters import load_chapters
+from ..walkthrough.player import Player
+from .pacing import FramePacer
 
 # changed settings are saved this soon, not only at exit: a crash or a killed session keeps them
 SETTINGS_EVERY_S = 2.0
@@ -313,7 +314,7 @@ class LlmvizWindow(mglw.WindowConfig):
         """Load `spec` (with this input and sampling) and show it; False when it failed: the
         reason is in the model panel's status line, or under the input field when the typed
         input was refused (too many tokens for the context)."""
-        from .model.tokenizer import TokenizerError
+        from ..model.tokenizer import TokenizerError
 
         try:
             home = self.state.home if spec == getattr(self.state.home, "name", None) else None
@@ -595,7 +596,7 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
                 file=sys.stderr,
             )
             return 2
-        from .errors import report
+        from ..session.errors import report
 
         print(f"llmviz: the window failed: {report('window', e)}", file=sys.stderr)
         return 1

@@ -29,10 +29,10 @@ Frames = Callable[[Any], Iterator[np.ndarray]]  # HeadlessSession -> frames draw
 
 
 def training_frames(args, fail) -> tuple[Frames, int]:
-    from .camera import CameraError
-    from .render_cli import camera_for
-    from .replay import ReplayError, open_replay
-    from .state import AppState, load_model, with_params
+    from ..scene.camera import CameraError
+    from ..session.replay import ReplayError, open_replay
+    from ..session.state import AppState, load_model, with_params
+    from .render import camera_for
 
     try:
         replay = open_replay(args.checkpoints)
@@ -68,10 +68,10 @@ def training_frames(args, fail) -> tuple[Frames, int]:
 
 
 def walkthrough_frames(args, fail) -> tuple[Frames, int]:
-    from .state import AppState, camera_preset, load_model
-    from .walkthrough.chapters import load_chapters
-    from .walkthrough.player import Player
-    from .walkthrough.stage import Stage
+    from ..session.stage import Stage
+    from ..session.state import AppState, camera_preset, load_model
+    from ..walkthrough.chapters import load_chapters
+    from ..walkthrough.player import Player
 
     chapters = load_chapters()
     for err in chapters.errors:
@@ -114,9 +114,9 @@ def _check_total(total: int, length: str, args, fail) -> None:
 def run_export(args: argparse.Namespace, fail) -> int:
     from tqdm import tqdm
 
-    from .render.context import GLUnavailable
-    from .render_cli import HeadlessSession
-    from .video import GIF_MAX_FPS, ExportError, codec_for, export_frames
+    from ..export.video import GIF_MAX_FPS, ExportError, codec_for, export_frames
+    from ..render.context import GLUnavailable
+    from .render import HeadlessSession
 
     if (args.checkpoints is None) == (not args.walkthrough):
         raise fail("give either --checkpoints DIR or --walkthrough")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .model.config import preset
+from ..model.config import preset
 from .replay import Replay, ReplayError, open_replay
 from .state import AppState, LoadedModel, load_model, with_params
-from .training_session import LiveTraining
+from .training import LiveTraining
 
 VIEWS = ("weights", "gradients", "update")  # what the weight boxes show
 REFRESH_S = 0.1  # re-trace and re-upload the training model at most this often

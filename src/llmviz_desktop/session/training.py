@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model.config import GPTConfig
-from .model.params import Params
-from .model.train import TrainConfig, Trainer, sort_accuracy
+from ..model.config import GPTConfig
+from ..model.params import Params
+from ..model.train import TrainConfig, Trainer, sort_accuracy
 
 EVAL_EVERY = 100  # steps between the all-729 evaluations
 

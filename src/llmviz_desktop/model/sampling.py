@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model.generate import next_token_distribution
+from .generate import next_token_distribution
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def _camera_text(text: str) -> str:
     if len(text) > CAMERA_TEXT_MAX:
         raise argparse.ArgumentTypeError(f"{expected}, got {len(text):,} characters")
     if not text.strip().startswith(("{", "[")):
-        from .state import CAMERA_PRESETS
+        from ..session.state import CAMERA_PRESETS
 
         if text.strip() in CAMERA_PRESETS:
             return text
@@ -160,7 +160,7 @@ def _camera_text(text: str) -> str:
             f"JSON nested {deepest} levels deep; expected at most {CAMERA_DEPTH_MAX} "
             '(like {"target": [0, -1200, 0], "distance": 3000, "yaw": -14, "pitch": 6})'
         )
-    from .camera import Camera, CameraError
+    from ..scene.camera import Camera, CameraError
 
     try:
         Camera.from_json(text)
@@ -215,7 +215,7 @@ def _unit_float(text: str) -> float:
 
 
 def _size(text: str) -> tuple[int, int]:
-    from .render_cli import parse_size
+    from .render import parse_size
 
     return parse_size(text)
 
@@ -461,8 +461,8 @@ def _fail(message: str) -> UsageError:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from .model.config import ConfigError
-    from .model.weights import WeightsError, resolve_model
+    from ..model.config import ConfigError
+    from ..model.weights import WeightsError, resolve_model
 
     if args.model is not None:
         try:
@@ -470,20 +470,20 @@ def run_app(args: argparse.Namespace) -> int:
         except (WeightsError, ConfigError) as e:
             raise _fail(str(e)) from None
     try:
-        from .app import run
+        from ..app.window import run
     except ImportError as e:
         raise _fail(f"the desktop app cannot start: {e}") from None
     return run(args.model, args.window)
 
 
 def cmd_export_video(args: argparse.Namespace) -> int:
-    from .export_cli import run_export
+    from .export import run_export
 
     return run_export(args, _fail)
 
 
 def cmd_walkthrough(args: argparse.Namespace) -> int:
-    from .walkthrough.chapters import load_chapters
+    from ..walkthrough.chapters import load_chapters
 
     chapters = load_chapters()
     for err in chapters.errors:
@@ -508,14 +508,14 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .render_cli import run_render
+    from .render import run_render
 
     return run_render(args, _fail)
 
 
 def _load(spec: str):
-    from .model.config import ConfigError
-    from .model.weights import WeightsError, resolve_model
+    from ..model.config import ConfigError
+    from ..model.weights import WeightsError, resolve_model
 
     try:
         return resolve_model(spec)
@@ -526,11 +526,11 @@ def _load(spec: str):
 def cmd_infer(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .model.counts import trace_dtype
-    from .model.generate import generate
-    from .model.gpt import forward
-    from .model.tokenizer import TokenizerError
-    from .state import NEW_TOKENS, tokenizer_for
+    from ..model.counts import trace_dtype
+    from ..model.generate import generate
+    from ..model.gpt import forward
+    from ..model.tokenizer import TokenizerError
+    from ..session.state import NEW_TOKENS, tokenizer_for
 
     cfg, params = _load(args.model)
     if params is None:
@@ -599,15 +599,15 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train_cli import run_training
+    from .train import run_training
 
     return run_training(args, _fail)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from .model.config import ConfigError
-    from .model.counts import count_params
-    from .model.weights import WeightsError, resolve_config
+    from ..model.config import ConfigError
+    from ..model.counts import count_params
+    from ..model.weights import WeightsError, resolve_config
 
     try:  # the config, checked against the safetensors header: no tensor data is read
         cfg = resolve_config(args.model)

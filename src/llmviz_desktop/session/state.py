@@ -11,23 +11,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .camera import Camera, CameraError
-from .layout import Scene, build_scene
-from .model.config import PRESETS, GPTConfig
-from .model.counts import trace_dtype
-from .model.gpt import Trace, forward
-from .model.params import Params
-from .model.tokenizer import CharTokenizer, TokenizerError
-from .model.weights import resolve_model
-from .sampling import Sampling
+from ..model.config import PRESETS, GPTConfig
+from ..model.counts import trace_dtype
+from ..model.gpt import Trace, forward
+from ..model.params import Params
+from ..model.sampling import Sampling
+from ..model.tokenizer import CharTokenizer, TokenizerError
+from ..model.weights import resolve_model
+from ..scene.camera import Camera, CameraError
+from ..scene.layout import Scene, build_scene
 
 if TYPE_CHECKING:
-    from .hover import HoverInfo
+    from ..demos.superposition import SuperpositionDemo
+    from ..scene.hover import HoverInfo
+    from ..scene.picking import CellHit
+    from ..walkthrough.player import Player
+    from ..walkthrough.timeline import WalkFrame
     from .learning import Learning
-    from .picking import CellHit
-    from .superposition import SuperpositionDemo
-    from .walkthrough.player import Player
-    from .walkthrough.timeline import WalkFrame
 
 DEFAULT_INPUT = "CBABBC"
 MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only shells
@@ -78,7 +78,7 @@ def tokenizer_for(spec: str, cfg: GPTConfig):
     """Letters for character vocabularies; a checkpoint folder's BPE tokenizer otherwise."""
     from pathlib import Path
 
-    from .model.tokenizer import BPETokenizer
+    from ..model.tokenizer import BPETokenizer
 
     if cfg.vocab is not None:
         return CharTokenizer(cfg.vocab)
@@ -89,7 +89,7 @@ def tokenizer_for(spec: str, cfg: GPTConfig):
 
 def _run(cfg: GPTConfig, params: Params, tok, text: str, sampling: Sampling):
     """Tokenise, generate, and trace the sequence the model processed: (trace, output text)."""
-    from .model.generate import generate
+    from ..model.generate import generate
 
     ids = tok.encode(text)
     if ids.max() >= cfg.vocab_size:

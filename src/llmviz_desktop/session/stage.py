@@ -3,7 +3,7 @@ frame the timeline computes for it, applied to the app state (pure: no GL, no im
 
 from __future__ import annotations
 
-from .timeline import WalkFrame, frame_at
+from ..walkthrough.timeline import WalkFrame, frame_at
 
 
 class Stage:
@@ -20,7 +20,7 @@ class Stage:
         # previous ones' shells behind (found by the soak test)
         self._models = {k: v for k, v in self._models.items() if k[1:] == key[1:]}
         if key not in self._models:
-            from ..state import load_model
+            from .state import load_model
 
             self._models[key] = load_model(spec, home.input_text or "CBABBC", home.sampling)
         return self._models[key]
@@ -34,7 +34,7 @@ class Stage:
             if state.model is not state.home:
                 state.model = state.home
             return None
-        from ..state import camera_preset
+        from .state import camera_preset
 
         chapter = player.chapter
         k, progress = player.position()

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .model.atomic import atomic_write
+from ..model.atomic import atomic_write
 
 APP = "llmviz-desktop"
 MAX_BYTES = 64 * 1024

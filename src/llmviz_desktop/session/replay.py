@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.config import GPTConfig
-from .model.params import Params
-from .model.weights import WeightsError, load_checkpoint
+from ..model.config import GPTConfig
+from ..model.params import Params
+from ..model.weights import WeightsError, load_checkpoint
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 METRICS_FILE = "metrics.jsonl"

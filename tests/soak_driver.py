@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import Camera
+from llmviz_desktop.scene.camera import Camera
 
 FRAME_TIME = 1.0 / 60.0
 ACTION_EVERY = 4  # frames between scripted actions
@@ -195,12 +195,12 @@ class SoakDriver:
     coverage: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        from .learning import Learning
-        from .render_cli import HeadlessSession
-        from .state import AppState, camera_preset, load_model
-        from .walkthrough.chapters import load_chapters
-        from .walkthrough.player import Player
-        from .walkthrough.stage import Stage
+        from llmviz_desktop.cli.render import HeadlessSession
+        from llmviz_desktop.session.learning import Learning
+        from llmviz_desktop.session.stage import Stage
+        from llmviz_desktop.session.state import AppState, camera_preset, load_model
+        from llmviz_desktop.walkthrough.chapters import load_chapters
+        from llmviz_desktop.walkthrough.player import Player
 
         self.rng = np.random.default_rng(self.seed)
         self.session = HeadlessSession(self.width, self.height)
@@ -266,7 +266,7 @@ class SoakDriver:
     def _camera(self) -> None:
         n = self.turn["camera"]
         if n % 7 == 6:  # pan, orbit, zoom, their mirrors, then back to the overview
-            from .state import camera_preset
+            from llmviz_desktop.session.state import camera_preset
 
             self._count("camera.reset")
             s = self.state
@@ -311,7 +311,7 @@ class SoakDriver:
     # ---- hover -----------------------------------------------------------------------------
 
     def _hover(self) -> None:
-        from .picking import pick_cell
+        from llmviz_desktop.scene.picking import pick_cell
 
         s = self.state
         n = self.turn["hover"]
@@ -343,7 +343,7 @@ class SoakDriver:
     def _tensor_pixel(self) -> tuple[float, float]:
         """The screen position of the front centre of a random tensor in view whose cell is
         under it (a random pixel when none of the few tried is)."""
-        from .picking import pick_cell
+        from llmviz_desktop.scene.picking import pick_cell
 
         s = self.state
         boxes = s.model.scene.boxes
@@ -396,7 +396,7 @@ class SoakDriver:
     # ---- input -----------------------------------------------------------------------------
 
     def _input(self) -> None:
-        from .state import input_problem, load_model, random_input
+        from llmviz_desktop.session.state import input_problem, load_model, random_input
 
         s = self.state
         home = s.home
@@ -426,7 +426,7 @@ class SoakDriver:
     # ---- model switches ----------------------------------------------------------------------
 
     def _model(self) -> None:
-        from .state import camera_preset
+        from llmviz_desktop.session.state import camera_preset
 
         s = self.state
         self.model_turn += 1
@@ -441,9 +441,9 @@ class SoakDriver:
     # ---- training ----------------------------------------------------------------------------
 
     def _training(self) -> None:
-        from .learning import VIEWS
-        from .model.config import preset
-        from .training_session import LiveTraining
+        from llmviz_desktop.model.config import preset
+        from llmviz_desktop.session.learning import VIEWS
+        from llmviz_desktop.session.training import LiveTraining
 
         s = self.state
         learning = s.learning
@@ -486,7 +486,7 @@ class SoakDriver:
     # ---- measuring ---------------------------------------------------------------------------
 
     def sample(self, frame: int, t0: float, errors: list[tuple[int, str]]) -> Sample:
-        from .render.gl_objects import gl_object_counts
+        from llmviz_desktop.render.gl_objects import gl_object_counts
 
         gc.collect()
         ctx = self.session.ctx

@@ -8,13 +8,7 @@ See build.py for the geometry and boxes.py for the coordinate conventions.
 """
 
 from .boxes import KINDS, TOKEN_KEYS, Scene, TensorBox, ValueSource
-from .build import (
-    CELL,
-    MERGE_HEADS_ABOVE,
-    SHELL_MAX_TOKENS,
-    build_scene,
-    gap_cells,
-)
+from .build import CELL, MERGE_HEADS_ABOVE, SHELL_MAX_TOKENS, build_scene, gap_cells
 
 __all__ = [
     "CELL",

@@ -40,7 +40,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .model.atomic import remove, sweep_stale, temp_prefix
+from ..model.atomic import remove, sweep_stale, temp_prefix
 
 CODECS = ("ffv1", "x264rgb", "mp4", "gif", "png")
 

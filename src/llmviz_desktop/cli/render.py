@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.atomic import atomic_write
+from ..model.atomic import atomic_write
 
 MAX_SIDE = 8192
 
@@ -37,8 +37,8 @@ CAMERA_PITCH_LIMIT = 90.0  # degrees either way (drawn clipped to 89)
 def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
     """The camera a --camera value asks for (a preset, or JSON with every number in a range
     that depends on the model's size); CameraError names the field and the range."""
-    from .camera import MIN_DISTANCE, CameraError
-    from .state import parse_camera
+    from ..scene.camera import MIN_DISTANCE, CameraError
+    from ..session.state import parse_camera
 
     try:
         camera = parse_camera(text, scene, width, height, panels)
@@ -83,10 +83,10 @@ class HeadlessSession:
     """An EGL context, an offscreen target and the frame renderer with a headless imgui."""
 
     def __init__(self, width: int, height: int):
-        from .render.context import headless_context
-        from .render.frame import FrameRenderer
-        from .render.offscreen import Offscreen
-        from .ui.headless import HeadlessUI
+        from ..render.context import headless_context
+        from ..render.frame import FrameRenderer
+        from ..render.offscreen import Offscreen
+        from ..ui.headless import HeadlessUI
 
         self.width, self.height = width, height
         self.ctx = headless_context()
@@ -95,11 +95,11 @@ class HeadlessSession:
         self.frame = FrameRenderer(self.ctx)
 
     def render(self, state) -> np.ndarray:
-        from .ui.panels import draw_ui
+        from ..ui.panels import draw_ui
 
         if state.player is None:  # as in the window: the walkthrough panel, chapter not chosen
-            from .walkthrough.chapters import load_chapters
-            from .walkthrough.player import Player
+            from ..walkthrough.chapters import load_chapters
+            from ..walkthrough.player import Player
 
             state.player = Player(load_chapters())
         self.target.use()
@@ -119,7 +119,7 @@ class HeadlessSession:
 
 def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
     """Names of boxes whose projected bounds intersect the viewport (in front of the eye)."""
-    from .picking import box_aabbs
+    from ..scene.picking import box_aabbs
 
     lo, hi = box_aabbs(scene)
     corners = np.stack(
@@ -162,9 +162,9 @@ def hover_report(state) -> dict | None:
 
 def _walk_to(state, args, fail):
     """Place the player at --chapter/--step/--progress; returns the stage that applies it."""
-    from .walkthrough.chapters import load_chapters
-    from .walkthrough.player import Player
-    from .walkthrough.stage import Stage
+    from ..session.stage import Stage
+    from ..walkthrough.chapters import load_chapters
+    from ..walkthrough.player import Player
 
     chapters = load_chapters()
     ids = [c.id for c in chapters.chapters]
@@ -183,7 +183,7 @@ def _walk_to(state, args, fail):
 
 
 def walk_report(state) -> dict:
-    from .walkthrough.text import fill
+    from ..walkthrough.text import fill
 
     player, walk = state.player, state.walk
     step = player.chapter.steps[walk.step]
@@ -237,13 +237,13 @@ def title_report(state) -> dict | None:
 def run_render(args: argparse.Namespace, fail) -> int:
     from PIL import Image
 
-    from .camera import CameraError
-    from .model.config import ConfigError
-    from .model.tokenizer import TokenizerError
-    from .model.weights import WeightsError
-    from .render.context import GLUnavailable
-    from .render.shader_source import ShaderSourceError
-    from .state import AppState, load_model
+    from ..model.config import ConfigError
+    from ..model.tokenizer import TokenizerError
+    from ..model.weights import WeightsError
+    from ..render.context import GLUnavailable
+    from ..render.shader_source import ShaderSourceError
+    from ..scene.camera import CameraError
+    from ..session.state import AppState, load_model
 
     out: Path = args.out
     if out.suffix.lower() != ".png":

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ..model.config import GPTConfig
+from ..model.counts import KIND_TITLES, MATRIX_KINDS, ParamCounts, count_params
+from ..model.gpt import Trace, softmax
+from ..model.params import Params, lm_head
 from .labels import SECTION_OF_GROUP
-from .model.config import GPTConfig
-from .model.counts import KIND_TITLES, MATRIX_KINDS, ParamCounts, count_params
-from .model.gpt import Trace, softmax
-from .model.params import Params, lm_head
 
 Decoder = Callable[[int], str]
 

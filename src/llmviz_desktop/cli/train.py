@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.atomic import remove
-from .model.config import GPTConfig, preset
-from .model.train import TrainConfig, Trainer, logits_finite, sort_accuracy
-from .model.weights import save_checkpoint
+from ..model.atomic import remove
+from ..model.config import GPTConfig, preset
+from ..model.train import TrainConfig, Trainer, logits_finite, sort_accuracy
+from ..model.weights import save_checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 EXIT_DIVERGED = 1
@@ -77,9 +77,9 @@ def available_memory() -> tuple[int, str] | None:
 def sequence_bytes(cfg: GPTConfig) -> int:
     """Memory one sequence of a batch needs during a training step: its trace (every
     activation and the backward's cache) measured on one sequence, times BACKWARD_FACTOR."""
-    from .model.gpt import forward
-    from .model.params import init_params
-    from .model.tasks import all_inputs, sequences_for
+    from ..model.gpt import forward
+    from ..model.params import init_params
+    from ..model.tasks import all_inputs, sequences_for
 
     x, _ = sequences_for(all_inputs()[:1])
     trace = forward(cfg, init_params(cfg, 0), x)

@@ -1,0 +1,1 @@
+"""The desktop window and the frame loop every front end shares (tick)."""

@@ -1,0 +1,1 @@
+"""Small standalone demonstrations with their own background workers (pure numpy)."""

@@ -1,0 +1,1 @@
+"""Writing videos and animated GIFs frame by frame (no GL)."""
