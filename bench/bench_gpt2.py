@@ -77,15 +77,17 @@ def main() -> None:
 
     gc.collect()
     base = rss_mb()
-    from llmviz_desktop.cli.render import HeadlessSession
-    from llmviz_desktop.session.state import AppState, camera_preset, load_model
+    from llmviz_desktop.app.headless import HeadlessSession
+    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.state import AppState
 
     words = "the quick brown fox jumps over the lazy dog and keeps running " * 4
     t0 = time.perf_counter()
     model = load_model(str(tmp), words.strip())  # what the app does: one memory-mapped load
     t_model = time.perf_counter() - t0
     session = HeadlessSession(1280, 720)
-    state = AppState(
+    state = AppState.create(
         model, camera_preset("overview", model.scene, 1280, 720), width=1280, height=720
     )
     t0 = time.perf_counter()

@@ -12,9 +12,10 @@ import time
 
 import numpy as np
 
+from llmviz_desktop.scene.framing import camera_preset
 from llmviz_desktop.scene.hover import hover_info
 from llmviz_desktop.scene.picking import pick_cell
-from llmviz_desktop.session.state import camera_preset, load_model
+from llmviz_desktop.session.loaded import load_model
 
 W, H = 1280, 720
 

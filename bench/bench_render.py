@@ -14,8 +14,11 @@ import argparse
 import statistics
 import time
 
-from llmviz_desktop.cli.render import HeadlessSession, parse_size
-from llmviz_desktop.session.state import AppState, camera_preset, load_model
+from llmviz_desktop.app.headless import HeadlessSession
+from llmviz_desktop.cli.render import parse_size
+from llmviz_desktop.scene.framing import camera_preset
+from llmviz_desktop.session.loaded import load_model
+from llmviz_desktop.session.state import AppState
 from llmviz_desktop.ui.panels import draw_ui
 
 TARGETS = {"nano-sort": 5.0, "gpt3": 10.0}
@@ -26,8 +29,9 @@ def time_frames(session: HeadlessSession, state: AppState, frames: int, scene: b
     times = []
     for i in range(frames + 5):  # 5 warm-up frames
         start = time.perf_counter()
+        frame = session.ticker.tick(state, 0.0)
         session.ui.new_frame()
-        session.frame.render(state, draw_ui, scene=scene)
+        session.frame.render(frame.drawing, lambda f=frame: draw_ui(state, f), scene=scene)
         session.ctx.finish()
         if i >= 5:
             times.append((time.perf_counter() - start) * 1e3)
@@ -45,13 +49,17 @@ def main() -> None:
     rows = []
     for name in ("nano-sort", "gpt2-xl", "gpt3"):
         model = load_model(name)
-        state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
+        state = AppState.create(
+            model, camera_preset("overview", model.scene, w, h), width=w, height=h
+        )
         # empty frame and scene frame interleaved in blocks, so both see the same load
         empty, full = [], []
         for _ in range(3):
-            state.show_labels = False  # the empty frame: clear + the panel, nothing of the model
+            state.view.show_labels = (
+                False  # the empty frame: clear + the panel, nothing of the model
+            )
             empty += time_frames(session, state, args.frames // 3, scene=False)
-            state.show_labels = True
+            state.view.show_labels = True
             full += time_frames(session, state, args.frames // 3, scene=True)
         e, f = statistics.median(empty), statistics.median(full)
         target = TARGETS.get(name)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from llmviz_desktop.cli.render import HeadlessSession
+from llmviz_desktop.app.headless import HeadlessSession
 from llmviz_desktop.model.config import preset
+from llmviz_desktop.scene.framing import camera_preset
 from llmviz_desktop.session.learning import Learning
-from llmviz_desktop.session.state import AppState, camera_preset, load_model
+from llmviz_desktop.session.loaded import load_model
+from llmviz_desktop.session.state import AppState
 from llmviz_desktop.session.training import LiveTraining
-from llmviz_desktop.ui.panels import draw_ui
 
 
 def headless_rate(seconds: float) -> float:
@@ -34,10 +35,10 @@ def with_ui(seconds: float) -> tuple[float, float, float]:
     w, h = 1280, 720
     session = HeadlessSession(w, h)
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
-    state.learning = Learning()
-    state.learning.start_training(state)
-    training = state.learning.training
+    state = AppState.create(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
+    state.controllers.learning = Learning()
+    state.controllers.learning.start_training(model)
+    training = state.controllers.learning.training
     session.target.use()
     frames, start = 0, time.perf_counter()
     s0 = training.snapshot().step
@@ -45,10 +46,7 @@ def with_ui(seconds: float) -> tuple[float, float, float]:
     last = start
     while time.perf_counter() - start < seconds:
         now = time.perf_counter()
-        state.learning.update(state, now, now - last)
-        session.ui.new_frame()
-        session.frame.render(state, draw_ui)
-        session.ctx.finish()
+        session.render(state, now - last)  # tick (training update) + draw, as the window
         worst = max(worst, time.perf_counter() - now)
         last = now
         frames += 1

@@ -35,13 +35,13 @@ def regenerate(request) -> bool:
 # the models most tests look at, loaded once per test module (as each module did itself)
 @pytest.fixture(scope="module")
 def nano():
-    from llmviz_desktop.session.state import load_model
+    from llmviz_desktop.session.loaded import load_model
 
     return load_model("nano-sort")
 
 
 @pytest.fixture(scope="module")
 def gpt3():
-    from llmviz_desktop.session.state import load_model
+    from llmviz_desktop.session.loaded import load_model
 
     return load_model("gpt3")

@@ -13,7 +13,7 @@ deterministic script: every ACTION_EVERY frames the next action of the cycle SCR
 - input: valid and invalid texts, checked with input_problem and loaded with load_model as the
   window's input box does (letters upper-cased for character vocabularies);
 - model: nano-sort -> gpt2-xl -> gpt3 -> nano-sort, each loaded once and cached; switching
-  assigns state.model / state.home, unpins and resets the camera like the window;
+  assigns state.home, unpins and resets the camera like the window;
 - training: LiveTraining stepped on this thread with step_now(k) while paused (no training
   thread: deterministic), the view (weights / gradients / update) cycled, now and then a reset;
   Learning.update puts the weights into the scene every frame, as in the window;
@@ -195,10 +195,11 @@ class SoakDriver:
     coverage: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        from llmviz_desktop.cli.render import HeadlessSession
+        from llmviz_desktop.app.headless import HeadlessSession
+        from llmviz_desktop.scene.framing import camera_preset
         from llmviz_desktop.session.learning import Learning
-        from llmviz_desktop.session.stage import Stage
-        from llmviz_desktop.session.state import AppState, camera_preset, load_model
+        from llmviz_desktop.session.loaded import load_model
+        from llmviz_desktop.session.state import AppState
         from llmviz_desktop.walkthrough.chapters import load_chapters
         from llmviz_desktop.walkthrough.player import Player
 
@@ -206,17 +207,16 @@ class SoakDriver:
         self.session = HeadlessSession(self.width, self.height)
         self.shells = {spec: load_model(spec) for spec in MODELS}  # loaded once: switch = assign
         first = self.shells[MODELS[0]]
-        self.state = AppState(
+        self.state = AppState.create(
             first,
             camera_preset("overview", first.scene, self.width, self.height),
             width=self.width,
             height=self.height,
         )
-        self.state.show_stats = False  # fps text changes every frame: nothing to learn from it
-        self.state.player = Player(load_chapters())
-        self.state.learning = Learning()
-        self.stage = Stage()
-        ids = [c.id for c in self.state.player.chapters.chapters]
+        self.state.view.show_stats = False  # fps text changes every frame: nothing to learn from it
+        self.state.controllers.player = Player(load_chapters())
+        self.state.controllers.learning = Learning()
+        ids = [c.id for c in self.state.controllers.player.chapters.chapters]
         scale = ids.index(SCALE_CHAPTER) if SCALE_CHAPTER in ids else None
         others = [i for i in range(len(ids)) if i != scale]
         order: list[int] = []
@@ -241,36 +241,44 @@ class SoakDriver:
             self.turn[kind] += 1
         self._continue_gestures()
         self.now += FRAME_TIME
-        player = s.player
-        assert player is not None and s.learning is not None
-        player.advance(FRAME_TIME)
-        s.learning.update(s, self.now, FRAME_TIME)
-        self.stage.frame(s)
-        self.session.render(s)
-        self.coverage[f"model:{s.model.name}"] += 1
-        self.coverage["hovered"] += s.hover is not None
-        self.coverage["pinned"] += s.pinned is not None
-        self.coverage["walkthrough"] += s.walk is not None
+        player = s.controllers.player
+        assert player is not None and s.controllers.learning is not None
+        self.session.render(s, FRAME_TIME)  # the window's tick: player, training, walkthrough
+        shown = self.session.last
+        assert shown is not None
+        self.coverage[f"model:{shown.model.name}"] += 1
+        self.coverage["hovered"] += shown.hover is not None
+        self.coverage["pinned"] += s.pointer.pinned is not None
+        self.coverage["walkthrough"] += shown.walk is not None
         self.coverage["playing"] += bool(player.playing and player.active)
-        self.coverage["trained weights"] += s.model.label.startswith("training")
+        self.coverage["trained weights"] += shown.model.label.startswith("training")
+
+    def _shown(self):
+        """The model on screen (the last frame's: a walkthrough step may show its own)."""
+        last = self.session.last
+        return last.model if last is not None else self.state.home
 
     def _count(self, kind: str) -> None:
         self.actions[kind] += 1
 
     def _take_camera(self) -> None:
-        if self.state.player is not None:
-            self.state.player.free_camera = True  # as a press or scroll in the window does
+        if self.state.controllers.player is not None:
+            self.state.controllers.player.free_camera = (
+                True  # as a press or scroll in the window does
+            )
 
     # ---- camera ----------------------------------------------------------------------------
 
     def _camera(self) -> None:
         n = self.turn["camera"]
         if n % 7 == 6:  # pan, orbit, zoom, their mirrors, then back to the overview
-            from llmviz_desktop.session.state import camera_preset
+            from llmviz_desktop.scene.framing import camera_preset
 
             self._count("camera.reset")
             s = self.state
-            s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
+            s.view.camera = camera_preset(
+                "overview", self._shown().scene, s.view.width, s.view.height
+            )
             self._take_camera()
             self.gesture, self.undo = None, []
             return
@@ -291,21 +299,25 @@ class SoakDriver:
         s = self.state
         g = self.gesture
         if g is not None:
-            cam: Camera = s.camera
+            cam: Camera = s.view.camera
             if g.kind == "pan":
-                s.camera = cam.panned(g.dx, g.dy, s.height)
+                s.view.camera = cam.panned(g.dx, g.dy, s.view.height)
             elif g.kind == "orbit":
-                s.camera = cam.orbited(g.dx, g.dy)
+                s.view.camera = cam.orbited(g.dx, g.dy)
             else:
-                mx, my = s.mouse if s.mouse is not None else (s.width / 2, s.height / 2)
-                anchor = cam.point_on_target_plane(mx, my, s.width, s.height)
-                s.camera = cam.zoomed(g.factor, anchor)
-        if s.mouse is not None:  # the cursor drifts a little each frame
-            mx, my = s.mouse
+                mx, my = (
+                    s.pointer.mouse
+                    if s.pointer.mouse is not None
+                    else (s.view.width / 2, s.view.height / 2)
+                )
+                anchor = cam.point_on_target_plane(mx, my, s.view.width, s.view.height)
+                s.view.camera = cam.zoomed(g.factor, anchor)
+        if s.pointer.mouse is not None:  # the cursor drifts a little each frame
+            mx, my = s.pointer.mouse
             jx, jy = self.rng.uniform(-3.0, 3.0, 2)
-            s.mouse = (
-                float(np.clip(mx + jx, 0, s.width - 1)),
-                float(np.clip(my + jy, 0, s.height - 1)),
+            s.pointer.mouse = (
+                float(np.clip(mx + jx, 0, s.view.width - 1)),
+                float(np.clip(my + jy, 0, s.view.height - 1)),
             )
 
     # ---- hover -----------------------------------------------------------------------------
@@ -318,27 +330,33 @@ class SoakDriver:
         step = n % 5  # 5 against the 3 hover slots of SCRIPT: each step meets every slot
         if step == 0:
             self._count("hover.pixel")
-            s.mouse = (
-                float(self.rng.uniform(0, s.width - 1)),
-                float(self.rng.uniform(0, s.height - 1)),
+            s.pointer.mouse = (
+                float(self.rng.uniform(0, s.view.width - 1)),
+                float(self.rng.uniform(0, s.view.height - 1)),
             )
-        elif step == 3 and s.pinned is not None:  # Esc
+        elif step == 3 and s.pointer.pinned is not None:  # Esc
             self._count("hover.unpin")
-            s.pinned = None
+            s.pointer.pinned = None
         elif step in (1, 3):
             self._count("hover.tensor")
-            s.mouse = self._tensor_pixel()
+            s.pointer.mouse = self._tensor_pixel()
         elif step == 2:  # a click: unpin, or pin the cell under a tensor
-            if s.pinned is not None:
+            if s.pointer.pinned is not None:
                 self._count("hover.unpin")
-                s.pinned = None
+                s.pointer.pinned = None
             else:
-                s.mouse = self._tensor_pixel()
-                s.pinned = pick_cell(s.model.scene, s.camera, *s.mouse, s.width, s.height)
-                self._count("hover.pin" if s.pinned is not None else "hover.miss")
+                s.pointer.mouse = self._tensor_pixel()
+                s.pointer.pinned = pick_cell(
+                    self._shown().scene,
+                    s.view.camera,
+                    *s.pointer.mouse,
+                    s.view.width,
+                    s.view.height,
+                )
+                self._count("hover.pin" if s.pointer.pinned is not None else "hover.miss")
         else:
             self._count("hover.leave")
-            s.mouse = None
+            s.pointer.mouse = None
 
     def _tensor_pixel(self) -> tuple[float, float]:
         """The screen position of the front centre of a random tensor in view whose cell is
@@ -346,24 +364,27 @@ class SoakDriver:
         from llmviz_desktop.scene.picking import pick_cell
 
         s = self.state
-        boxes = s.model.scene.boxes
+        boxes = self._shown().scene.boxes
         centres = np.array(
             [(b.origin[0] + b.size[0] / 2, b.origin[1] - b.size[1] / 2, b.origin[2]) for b in boxes]
         )
-        x, y, depth = s.camera.project(centres, s.width, s.height).T
-        seen = np.flatnonzero((depth > 0) & (x >= 0) & (x < s.width) & (y >= 0) & (y < s.height))
+        x, y, depth = s.view.camera.project(centres, s.view.width, s.view.height).T
+        seen = np.flatnonzero(
+            (depth > 0) & (x >= 0) & (x < s.view.width) & (y >= 0) & (y < s.view.height)
+        )
+        size = (s.view.width, s.view.height)
         for k in self.rng.permutation(seen)[:8]:
-            if pick_cell(s.model.scene, s.camera, x[k], y[k], s.width, s.height) is not None:
+            if pick_cell(self._shown().scene, s.view.camera, x[k], y[k], *size) is not None:
                 return float(x[k]), float(y[k])
         return (
-            float(self.rng.uniform(0, s.width - 1)),
-            float(self.rng.uniform(0, s.height - 1)),
+            float(self.rng.uniform(0, s.view.width - 1)),
+            float(self.rng.uniform(0, s.view.height - 1)),
         )
 
     # ---- walkthrough -----------------------------------------------------------------------
 
     def _walkthrough(self) -> None:
-        player = self.state.player
+        player = self.state.controllers.player
         assert player is not None
         n = self.turn["walkthrough"]
         step = n % 8
@@ -396,7 +417,7 @@ class SoakDriver:
     # ---- input -----------------------------------------------------------------------------
 
     def _input(self) -> None:
-        from llmviz_desktop.session.state import input_problem, load_model, random_input
+        from llmviz_desktop.session.loaded import input_problem, load_model, random_input
 
         s = self.state
         home = s.home
@@ -415,27 +436,27 @@ class SoakDriver:
         problem = input_problem(text, home.config)
         if problem:
             self._count("input.invalid")
-            s.input_error = f"{text!r}: {problem}"
+            s.messages.input_error = f"{text!r}: {problem}"
             return
         self._count("input.valid")
-        s.input_error = ""
-        s.model = s.home = load_model(home.name, text, home.sampling)
-        s.status = ""
-        s.pinned = None
+        s.messages.input_error = ""
+        s.home = load_model(home.name, text, home.sampling)
+        s.messages.status = ""
+        s.pointer.pinned = None
 
     # ---- model switches ----------------------------------------------------------------------
 
     def _model(self) -> None:
-        from llmviz_desktop.session.state import camera_preset
+        from llmviz_desktop.scene.framing import camera_preset
 
         s = self.state
         self.model_turn += 1
         spec = MODELS[self.model_turn % len(MODELS)]
         self._count(f"model.{spec}")
-        s.model = s.home = self.shells[spec]
-        s.status = ""
-        s.pinned = None
-        s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
+        s.home = self.shells[spec]
+        s.messages.status = ""
+        s.pointer.pinned = None
+        s.view.camera = camera_preset("overview", s.home.scene, s.view.width, s.view.height)
         self.gesture, self.undo = None, []
 
     # ---- training ----------------------------------------------------------------------------
@@ -446,13 +467,13 @@ class SoakDriver:
         from llmviz_desktop.session.training import LiveTraining
 
         s = self.state
-        learning = s.learning
+        learning = s.controllers.learning
         assert learning is not None
         n = self.turn["training"]
         if learning.training is None:  # Learning.start_training without its thread
             self._count("training.start")
             learning.training = LiveTraining(preset("nano-sort"), seed=self.seed)
-            home = s.home or s.model
+            home = s.home
             learning.base = home if home.config.vocab else self.shells["nano-sort"]
             learning.replay = None
             return
@@ -475,13 +496,13 @@ class SoakDriver:
         self._count("display.toggle")
         which = n % 4
         if which == 0:
-            s.show_help = not s.show_help
+            s.view.show_help = not s.view.show_help
         elif which == 1:
-            s.show_labels = not s.show_labels
+            s.view.show_labels = not s.view.show_labels
         elif which == 2:
-            s.colors.symlog = not s.colors.symlog
+            s.view.colors.symlog = not s.view.colors.symlog
         else:
-            s.colors.normalise = "global" if s.colors.normalise == "tensor" else "tensor"
+            s.view.colors.normalise = "global" if s.view.colors.normalise == "tensor" else "tensor"
 
     # ---- measuring ---------------------------------------------------------------------------
 
@@ -496,7 +517,7 @@ class SoakDriver:
         return Sample(frame, time.perf_counter() - t0, gl_object_counts(ctx), rss_bytes())
 
     def close(self) -> None:
-        learning = self.state.learning
+        learning = self.state.controllers.learning
         if learning is not None and learning.training is not None:
             learning.training.stop()
         self.session.release()

@@ -21,7 +21,7 @@ from llmviz_desktop.scene.analysis import (
     token_labels,
 )
 from llmviz_desktop.scene.layout import build_scene
-from llmviz_desktop.session.state import load_model
+from llmviz_desktop.session.loaded import load_model
 
 GPT3_MATRICES = 175_181_291_520  # Brown et al. 2020; 3Blue1Brown's tally
 
@@ -229,7 +229,7 @@ def test_group_labels_of_a_tied_model(tied):
 
 @pytest.fixture(scope="module")
 def session():
-    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.app.headless import HeadlessSession
 
     s = HeadlessSession(1024, 720)
     assert s.ctx.error == "GL_NO_ERROR"
@@ -245,29 +245,26 @@ def _frames(session, state, n=1):
     from llmviz_desktop.ui.panels import draw_ui
 
     actions = ap.AnalysisActions()
-
-    def draw(st):  # the app's UI draws the overlay and the Analysis panel itself
-        nonlocal actions
-        result = draw_ui(st)
-        actions = result.analysis
-        return result
-
     image = None
     for _ in range(n):
+        frame = session.ticker.tick(state, 0.0)
         session.target.use()
         session.ui.new_frame()
-        session.frame.render(state, draw)
+        # the app's UI draws the overlay and the Analysis panel itself
+        result, _ = session.frame.render(frame.drawing, lambda f=frame: draw_ui(state, f))
+        actions = result.analysis
         image = session.target.read()
     assert session.ctx.error == "GL_NO_ERROR"
     return actions, image
 
 
 def _state(model, session):
-    from llmviz_desktop.session.state import AppState, camera_preset
+    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.session.state import AppState
 
     w, h = session.width, session.height
-    state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
-    state.show_stats = False
+    state = AppState.create(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
+    state.view.show_stats = False
     return state
 
 
@@ -338,13 +335,13 @@ def test_shell_shows_parameters_only_and_overlay_draws(session, gpt3, nano):
     _frames(session, state, n=2)
     assert ap.view.head_rects == {}
 
-    assert not getattr(state, "show_param_overlay", False)
+    assert not state.view.show_param_overlay
     ap.view.overlay_drawn = -1
     _frames(session, state)
     assert ap.view.overlay_drawn == -1  # off: nothing drawn
     for model in (gpt3, nano):
         state = _state(model, session)
-        state.show_param_overlay = True  # type: ignore[attr-defined]
+        state.view.show_param_overlay = True
         _frames(session, state)
         assert 2 <= ap.view.overlay_drawn
     assert ap.view.overlay_drawn == len(group_label_positions(nano.scene))  # all fit

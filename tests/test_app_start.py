@@ -72,10 +72,10 @@ def test_opening_the_superposition_panel_keeps_the_window(home):
     win = open_window()
     try:
         frames(win)
-        win.state.superposition = SuperpositionDemo(n_dims=10, n_vectors=20)
+        win.state.controllers.superposition = SuperpositionDemo(n_dims=10, n_vectors=20)
         frames(win, 3, 1.0)
-        assert win.state.errors == [] and log_text(home) == ""
-        demo = win.state.superposition
+        assert win.state.messages.errors == [] and log_text(home) == ""
+        demo = win.state.controllers.superposition
         demo.runner.start()
         assert win._animating()  # optimising: the window keeps its full frame rate
         demo.runner.pause()
@@ -113,7 +113,7 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
             "pacing": (win.pacer, "wait"),
             "hover": (win.frame.hover, "update"),
             "flight": (app_module, "fly"),
-            "player": (win.state.player, "advance"),
+            "player": (win.state.controllers.player, "advance"),
             "actions": (win, "_walk_actions"),
             "settings": (win, "_save_if_changed"),
             "ui": (panels, "follow_window_resize"),
@@ -121,18 +121,18 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
         }[stage]
         monkeypatch.setattr(*target, boom)
         if stage == "flight":
-            win.fly_to(win.state.camera)
+            win.fly_to(win.state.view.camera)
         for i in range(4):
             win.on_render(5.0 + i * 3.0, 1 / 60)  # 3 s apart: the settings are due each time
-        assert len(win.state.errors) == 1, win.state.errors
-        assert f"boom in {stage}" in win.state.errors[0]
-        assert "\n" not in win.state.errors[0]
+        assert len(win.state.messages.errors) == 1, win.state.messages.errors
+        assert f"boom in {stage}" in win.state.messages.errors[0]
+        assert "\n" not in win.state.messages.errors[0]
         log = log_text(home)
         assert log.count("Traceback") == 1 and f"RuntimeError: boom in {stage}" in log
         monkeypatch.undo()
-        win.state.errors.clear()
+        win.state.messages.errors.clear()
         frames(win, 2, 20.0)
-        assert win.state.errors == []
+        assert win.state.messages.errors == []
     finally:
         win.on_close()
 
@@ -152,7 +152,7 @@ def test_an_input_handler_that_raises_is_contained(home, monkeypatch):
         monkeypatch.setattr(app_module, "pick_box", boom)
         win.on_mouse_position_event(600, 400, 0, 0)
         win.on_mouse_press_event(600, 400, 1)  # picks the grabbed point's depth
-        assert any("boom in picking" in e for e in win.state.errors)
+        assert any("boom in picking" in e for e in win.state.messages.errors)
         win.on_mouse_release_event(600, 400, 1)
         frames(win, 2, 1.0)
     finally:
@@ -174,7 +174,7 @@ def test_escape_is_not_the_exit_key_and_ctrl_q_quits(home, monkeypatch):
         frames(win)
         keys = win.wnd.keys
         assert win.wnd.exit_key is None
-        win.fly_to(win.state.camera.zoomed(0.5, win.state.camera.target))
+        win.fly_to(win.state.view.camera.zoomed(0.5, win.state.view.camera.target))
         win.on_key_event(keys.ESCAPE, keys.ACTION_PRESS, win.wnd.modifiers)
         assert win._flight is None  # Esc stops a camera flight
         frames(win, 2, 1.0)
@@ -202,8 +202,11 @@ def test_a_bad_model_folder_opens_nano_sort_with_the_reason(home, tmp_path, caps
         try:
             frames(win)
             assert win.state.home.name == "nano-sort"
-            assert str(folder) in win.state.status and "showing nano-sort" in win.state.status
-            assert win.state.errors == []
+            assert (
+                str(folder) in win.state.messages.status
+                and "showing nano-sort" in win.state.messages.status
+            )
+            assert win.state.messages.errors == []
         finally:
             win.on_close()
         err = capsys.readouterr().err
@@ -243,7 +246,10 @@ def test_a_bad_last_model_in_the_settings_never_stops_the_start(home, monkeypatc
     assert code == 0 and "Traceback" not in err
     (win,) = opened
     assert win.state.home.name == "nano-sort"
-    assert "last model" in win.state.status and "showing nano-sort" in win.state.status
+    assert (
+        "last model" in win.state.messages.status
+        and "showing nano-sort" in win.state.messages.status
+    )
     assert len([line for line in err.splitlines() if line.startswith("llmviz:")]) == 1
     # the next start opens nano-sort quietly: the settings now remember it
     assert json.loads((home / "config" / "settings.json").read_text())["model"] == "nano-sort"
@@ -321,12 +327,12 @@ def test_a_too_long_input_names_the_context_not_the_text(home):
     try:
         frames(win)
         win._walk_actions(WalkActions(new_input="ABC" * 2000))
-        error = win.state.input_error
+        error = win.state.messages.input_error
         assert "nano-sort's context is 11 tokens" in error, error
         assert len(error) < 200 and "\n" not in error
         assert win.state.home.input_text == "CBABBC"  # the model keeps its input
         win._walk_actions(WalkActions(new_input="ABCABC"))
-        assert win.state.input_error == "" and win.state.home.input_text == "ABCABC"
+        assert win.state.messages.input_error == "" and win.state.home.input_text == "ABCABC"
     finally:
         win.on_close()
 

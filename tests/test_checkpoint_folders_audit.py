@@ -227,7 +227,7 @@ def test_hover_formulas_follow_the_config(tmp_path):
     """The hover of an MLP activation cell and of an attention score cell show the arithmetic
     the config asks for, and their recomputed value equals the traced one."""
     from llmviz_desktop.scene.explain import explain
-    from llmviz_desktop.session.state import load_model
+    from llmviz_desktop.session.loaded import load_model
 
     cfg = tiny(vocab=tuple("ABCDEFG"), block_size=16)
     params = tiny_params(cfg)

@@ -24,7 +24,7 @@ from test_gpt2_checkpoint import write_checkpoint
 from llmviz_desktop.cli.main import WINDOW_BACKENDS, installed_window_backends
 from llmviz_desktop.model.train import logits_finite
 from llmviz_desktop.model.weights import load_checkpoint, resolve_model, save_checkpoint
-from llmviz_desktop.session.state import load_model
+from llmviz_desktop.session.loaded import load_model
 
 DEEP = '{"target": [[[[[0]]]], 0, 0]}'
 

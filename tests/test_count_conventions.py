@@ -12,7 +12,7 @@ import pytest
 
 from llmviz_desktop.model.config import preset
 from llmviz_desktop.scene.analysis import param_groups
-from llmviz_desktop.session.state import load_model
+from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.walkthrough.chapters import load_chapters
 from llmviz_desktop.walkthrough.text import fill
 

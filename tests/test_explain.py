@@ -20,7 +20,7 @@ from llmviz_desktop.model.params import init_params, lm_head
 from llmviz_desktop.scene import explain as ex_mod
 from llmviz_desktop.scene.explain import OPERATIONS, SYMBOLS, Explanation, explain, fmt
 from llmviz_desktop.scene.layout import Scene, TensorBox, ValueSource, build_scene
-from llmviz_desktop.session.state import LoadedModel
+from llmviz_desktop.session.loaded import LoadedModel
 
 ALLOWED = set(string.printable) | set(SYMBOLS)
 # the expected name in index_text of each drawn axis of an activation box

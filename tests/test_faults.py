@@ -46,13 +46,15 @@ def stand_in_window(width: int, height: int):
     showing nano-sort's overview at width x height."""
     from llmviz_desktop.app.pacing import FramePacer
     from llmviz_desktop.app.window import LlmvizWindow
-    from llmviz_desktop.session.state import AppState, camera_preset, load_model
+    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.state import AppState
 
     class StandIn(LlmvizWindow):  # every method of the window; __init__ makes no window
         def __init__(self):
             m = load_model("nano-sort")
             cam = camera_preset("overview", m.scene, max(width, 1), max(height, 1))
-            self.state = AppState(m, cam, width=width, height=height)
+            self.state = AppState.create(m, cam, width=width, height=height)
             self.input = SimpleNamespace(set_delta_time=lambda dt: None, resize=lambda *a: None)
             self.wnd = SimpleNamespace(name="stand-in", buffer_size=(width, height))
             self.frame = None  # drawing would fail on this
@@ -76,18 +78,18 @@ def test_a_zero_sized_framebuffer_draws_nothing_and_waits():
 
 
 def test_resizing_reframes_an_untouched_overview_and_keeps_a_chosen_view():
-    from llmviz_desktop.session.state import camera_preset
+    from llmviz_desktop.scene.framing import camera_preset
 
     window = stand_in_window(1280, 800)
-    scene = window.state.model.scene
+    scene = window.state.home.scene
     window.wnd.buffer_size = (900, 600)
     window.on_resize(900, 600)
-    assert window.state.camera == camera_preset("overview", scene, 900, 600)
-    chosen = window.state.camera.orbited(40.0, 0.0)
-    window.state.camera = chosen
+    assert window.state.view.camera == camera_preset("overview", scene, 900, 600)
+    chosen = window.state.view.camera.orbited(40.0, 0.0)
+    window.state.view.camera = chosen
     window.wnd.buffer_size = (1280, 800)
     window.on_resize(1280, 800)
-    assert window.state.camera == chosen
+    assert window.state.view.camera == chosen
 
 
 def test_a_bad_folder_in_the_model_panel_is_one_status_line_and_keeps_the_model(tmp_path):
@@ -96,18 +98,18 @@ def test_a_bad_folder_in_the_model_panel_is_one_status_line_and_keeps_the_model(
     from llmviz_desktop.resources import shipped_model_dir
 
     window = stand_in_window(1280, 800)
-    before = window.state.model
+    before = window.state.home
     bad = tmp_path / "not-a-checkpoint"
     bad.mkdir()
     (bad / "config.json").write_text("{")
     window._switch_model(str(bad))
-    status = window.state.status
+    status = window.state.messages.status
     assert str(bad) in status and status.count(str(bad)) == 1 and "\n" not in status, status
-    assert window.state.model is before
+    assert window.state.home is before
     folder = str(shipped_model_dir("nano-sort"))
     window._switch_model(folder)
-    assert window.state.status == "" and window.state.home.name == folder
-    assert window.state.model.params is not None
+    assert window.state.messages.status == "" and window.state.home.name == folder
+    assert window.state.home.params is not None
 
 
 @pytest.fixture(scope="module")

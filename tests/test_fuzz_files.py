@@ -1107,7 +1107,7 @@ def check_model_dir(d: Path, text: str) -> None:
     """What `llmviz render --model DIR` and the app do with a folder: resolve, tokenise,
     generate, lay out. It may refuse only with the errors the CLI turns into one line."""
     from llmviz_desktop.model.config import ConfigError
-    from llmviz_desktop.session.state import load_model
+    from llmviz_desktop.session.loaded import load_model
 
     CASES["checkpoint folder (load_model)"] += 1
     model, error = bounded(lambda: load_model(str(d), text))

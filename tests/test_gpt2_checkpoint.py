@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 from llmviz_desktop.model.config import GPTConfig
 from llmviz_desktop.model.params import init_params
 from llmviz_desktop.model.tokenizer import BPETokenizer, TokenizerError
-from llmviz_desktop.session.state import load_model
+from llmviz_desktop.session.loaded import load_model
 
 CORPUS = [
     "the quick brown fox jumps over the lazy dog",

@@ -9,8 +9,8 @@ import pytest
 from cli_run import llmviz
 
 from llmviz_desktop.scene.camera import Camera
+from llmviz_desktop.scene.framing import camera_preset
 from llmviz_desktop.scene.picking import pick_cell
-from llmviz_desktop.session.state import camera_preset
 
 W, H = 1280, 720
 
@@ -225,27 +225,28 @@ def test_a_pin_is_dropped_when_its_scene_goes_and_kept_when_only_numbers_change(
     """A cell pinned on GPT-3 and then a walkthrough step (or training) that shows nano-sort:
     the pin's box index means nothing there, so the tooltip is dropped, not read from another
     tensor (or past the end of the box list). New weights in the same layout keep it."""
-    from llmviz_desktop.scene.hover import HoverTracker
+    from llmviz_desktop.app.tick import Ticker
     from llmviz_desktop.scene.picking import CellHit
-    from llmviz_desktop.session.state import AppState, with_params
+    from llmviz_desktop.session.loaded import with_params
+    from llmviz_desktop.session.state import AppState
 
     index = max(range(len(gpt3.scene.boxes)), key=lambda i: gpt3.scene.boxes[i].rows)
     box = gpt3.scene.boxes[index]
     assert index >= len(nano.scene.boxes) or nano.scene.boxes[index].rows < box.rows
-    state = AppState(gpt3, camera_preset("overview", gpt3.scene, W, H), width=W, height=H)
-    state.pinned = CellHit(index, box, box.rows - 1, 0, np.zeros(3), 1.0)
-    tracker = HoverTracker()
-    assert tracker.update(state) is not None
-    state.model = nano
-    assert tracker.update(state) is None and state.pinned is None
+    state = AppState.create(gpt3, camera_preset("overview", gpt3.scene, W, H), width=W, height=H)
+    state.pointer.pinned = CellHit(index, box, box.rows - 1, 0, np.zeros(3), 1.0)
+    ticker = Ticker()  # the window's frame step, which drops a pin that lost its scene
+    assert ticker.tick(state, 0.0).hover is not None
+    state.home = nano
+    assert ticker.tick(state, 0.0).hover is None and state.pointer.pinned is None
 
     box = nano.scene.by_name["probs"]
     index = nano.scene.boxes.index(box)
-    state.pinned = CellHit(index, box, 0, 1, np.zeros(3), 1.0)
-    before = tracker.update(state)
+    state.pointer.pinned = CellHit(index, box, 0, 1, np.zeros(3), 1.0)
+    before = ticker.tick(state, 0.0).hover
     params = {k: v * 0.5 for k, v in nano.params.items()}
-    state.model = with_params(nano, params)
-    after = tracker.update(state)
-    assert state.pinned is not None and after is not None
+    state.home = with_params(nano, params)
+    after = ticker.tick(state, 0.0).hover
+    assert state.pointer.pinned is not None and after is not None
     assert after.hit.box.name == "probs" and (after.hit.row, after.hit.col) == (0, 1)
     assert before is not None

@@ -16,9 +16,11 @@ from cli_run import llmviz as run_llmviz
 from llmviz_desktop.model.config import GPTConfig, preset
 from llmviz_desktop.model.params import init_params
 from llmviz_desktop.model.weights import save_checkpoint
+from llmviz_desktop.scene.framing import camera_preset
 from llmviz_desktop.session.learning import Learning
+from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.session.replay import ReplayError, open_replay
-from llmviz_desktop.session.state import AppState, camera_preset, load_model
+from llmviz_desktop.session.state import AppState
 
 
 def gif_duration_ms(path) -> float:
@@ -83,25 +85,27 @@ def test_corrupt_and_foreign_checkpoints_are_skipped_by_name(run_dir, tmp_path):
 
 def test_live_training_steps_lower_the_loss_and_change_the_scene():
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, 640, 360))
     learning = Learning()
-    learning.start_training(state)
+    learning.start_training(model)
     learning.training.pause()  # drive it step by step in the test
     learning.training.reset(seed=4)
-    learning.update(state, now=0.0, dt=0.0)
-    before = state.model.params["h.0.mlp.c_fc.weight"].copy()
+    shown = learning.update(now=0.0, dt=0.0)
+    assert shown is not None
+    before = shown.params["h.0.mlp.c_fc.weight"].copy()
     learning.training.step_now(40)
-    learning.update(state, now=1.0, dt=0.0)
+    shown = learning.update(now=1.0, dt=0.0)
+    assert shown is not None
     h = learning.training.history
     assert len(h.loss) == 40 and h.loss[-1] < 0.5 * h.loss[0]
-    after = state.model.params["h.0.mlp.c_fc.weight"]
+    after = shown.params["h.0.mlp.c_fc.weight"]
     assert not np.array_equal(before, after)  # the scene shows the new weights
     learning.view = "gradients"
-    learning.update(state, now=2.0, dt=0.0)
-    assert state.model.display is not None
+    shown = learning.update(now=2.0, dt=0.0)
+    assert shown is not None and shown.display is not None
     assert np.array_equal(
-        state.model.display["wte.weight"], learning.training.snapshot().grads["wte.weight"]
+        shown.display["wte.weight"], learning.training.snapshot().grads["wte.weight"]
     )
+    assert learning.update(now=2.0, dt=0.0) is None  # nothing new: the home model stays
 
 
 def test_background_training_keeps_running_and_pauses():
@@ -119,10 +123,10 @@ def test_background_training_keeps_running_and_pauses():
 
 
 def test_lossless_export_decodes_to_exactly_the_rendered_frames(run_dir, tmp_path):
+    from llmviz_desktop.app.headless import HeadlessSession
     from llmviz_desktop.cli.export import checkpoint_step
-    from llmviz_desktop.cli.render import HeadlessSession
     from llmviz_desktop.export.video import decode_video
-    from llmviz_desktop.session.state import with_params
+    from llmviz_desktop.session.loaded import with_params
 
     out = tmp_path / "t.mkv"
     result = llmviz(
@@ -145,19 +149,19 @@ def test_lossless_export_decodes_to_exactly_the_rendered_frames(run_dir, tmp_pat
     replay = open_replay(run_dir)
     base = load_model(str(replay.checkpoints[0].path))
     session = HeadlessSession(320, 180)
-    state = AppState(
+    state = AppState.create(
         base, camera_preset("overview", base.scene, 320, 180, panels=False), width=320, height=180
     )
-    state.show_ui = False
-    state.colors.normalise = "global"
+    state.view.show_ui = False
+    state.view.colors.normalise = "global"
     try:
         for f in (0, 3, 5):
             step = checkpoint_step(replay, f, 4.0, 0.5)
-            state.model = state.home = with_params(base, replay.params_at(step))
+            model = state.home = with_params(base, replay.params_at(step))
             m = replay.metrics_at(step)
-            state.hud = (
+            state.view.hud = (
                 f"training step {step:,.0f} · loss {m['loss']:.4f} · "
-                f"{state.model.input_text} -> {state.model.output_text}"
+                f"{model.input_text} -> {model.output_text}"
             )
             frame = session.render(state)[:, :, :3]
             np.testing.assert_array_equal(video[f], frame, err_msg=f"frame {f}")
@@ -265,10 +269,9 @@ def test_opened_folders_become_recent_latest_first(run_dir, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(run_dir, other)
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, 640, 360))
     learning = Learning(recent=["/gone/earlier"])
     for folder in (run_dir, other, run_dir):
-        learning.open(str(folder), state)
+        learning.open(str(folder), model)
     assert learning.recent == [str(run_dir), str(other), "/gone/earlier"]
-    learning.open(str(tmp_path / "missing"), state)
+    learning.open(str(tmp_path / "missing"), model)
     assert learning.recent[0] == str(run_dir) and learning.message

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llmviz_desktop.cli.render import HeadlessSession
+from llmviz_desktop.app.headless import HeadlessSession
 from llmviz_desktop.render.programs import load_program
 from llmviz_desktop.render.shader_source import ShaderSourceError
 from llmviz_desktop.render.ubo import GLOBALS, GLOBALS_OFFSETS, GLOBALS_SIZE, pack_globals
 from llmviz_desktop.resources import shaders_dir
 from llmviz_desktop.scene.camera import Camera
-from llmviz_desktop.session.state import AppState, ColorSettings, load_model
+from llmviz_desktop.scene.colors import ColorSettings
+from llmviz_desktop.session.loaded import load_model
+from llmviz_desktop.session.state import AppState
 
 GOLDEN = Path(__file__).parent / "golden"
 OUTPUT = Path(__file__).parent / "_output"
@@ -136,7 +138,7 @@ VIEWS = {  # name: (model, camera, panel shown)
 
 
 def render_view(session, model_name: str, camera: str, panel: bool) -> np.ndarray:
-    from llmviz_desktop.session.state import parse_camera
+    from llmviz_desktop.scene.framing import parse_camera
 
     model = load_model(model_name)
     if camera.startswith("cells:"):  # a close-up on the top-left cells of a named box
@@ -145,8 +147,8 @@ def render_view(session, model_name: str, camera: str, panel: bool) -> np.ndarra
         cam = Camera(target=(x, y, z), distance=40.0, yaw=-10.0, pitch=5.0)
     else:
         cam = parse_camera(camera, model.scene, W, H)
-    state = AppState(model, cam, width=W, height=H)
-    state.show_ui, state.show_stats = panel, False  # timings would differ run to run
+    state = AppState.create(model, cam, width=W, height=H)
+    state.view.show_ui, state.view.show_stats = panel, False  # timings would differ run to run
     return session.render(state)
 
 
@@ -207,10 +209,10 @@ def test_cell_shows_the_colour_of_its_value(session, nano, box_name, cells, syml
         centre = np.array(box.cell_center(i, j), float)
         centre[2] = box.origin[2]  # the front face
         cam = Camera(target=tuple(centre), distance=30.0)  # ~24 px per cell, facing the slab
-        state = AppState(
+        state = AppState.create(
             nano, cam, colors=ColorSettings(symlog=symlog, grid=0.0), width=W, height=H
         )
-        state.show_labels = state.show_ui = False
+        state.view.show_labels = state.view.show_ui = False
         image = session.render(state)
         px = image[H // 2, W // 2, :3].astype(float)
         want = expected_colour(float(matrix[i, j]), norm, box.kind, symlog)
@@ -220,7 +222,7 @@ def test_cell_shows_the_colour_of_its_value(session, nano, box_name, cells, syml
 def test_big_tensors_are_uploaded_block_averaged_exactly():
     """Level of detail: a tensor over the texel budget is drawn from exact block means;
     a block is masked only when all of its cells are."""
-    from llmviz_desktop.render.scene_renderer import downsample
+    from llmviz_desktop.scene.values import downsample
 
     rng = np.random.default_rng(0)
     m = rng.normal(size=(300, 9000)).astype(np.float32)

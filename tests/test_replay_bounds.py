@@ -16,8 +16,8 @@ import pytest
 from llmviz_desktop.resources import shipped_model_dir
 from llmviz_desktop.session import replay as replay_module
 from llmviz_desktop.session.learning import Learning
+from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.session.replay import ReplayError, open_replay
-from llmviz_desktop.session.state import AppState, camera_preset, load_model
 
 NANO = shipped_model_dir("nano-sort")
 
@@ -68,25 +68,23 @@ def test_metrics_rows_of_a_wrong_type_are_skipped_with_one_warning_naming_the_fi
     # the app: opening the run and playing it shows the good loss and the warning, no crash
     # (before, formatting "abc" as a loss raised ValueError in the frame loop)
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, 640, 360))
     learning = Learning()
-    learning.open(str(run), state)
+    learning.open(str(run), model)
     assert "metrics.jsonl: skipped 8 rows with a wrong type" in learning.message
     for step in (1.0, 1.5, 2.0):
         learning.replay_step = step
-        learning.update(state, now=step, dt=0.0)
-        assert state.model.label.endswith("loss 0.5000"), state.model.label
+        shown = learning.update(now=step, dt=0.0)
+        assert shown is not None and shown.label.endswith("loss 0.5000"), shown
 
 
 def test_a_row_without_a_loss_is_shown_without_one(tmp_path):
     run = make_run(tmp_path, 2, ['{"step": 1}', '{"step": 2, "lr": 0.001}'])
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, 640, 360))
     learning = Learning()
-    learning.open(str(run), state)
+    learning.open(str(run), model)
     learning.replay_step = 2.0
-    learning.update(state, now=0.0, dt=0.0)  # before: KeyError 'loss'
-    assert state.model.label == "replay: step 2"
+    shown = learning.update(now=0.0, dt=0.0)  # before: KeyError 'loss'
+    assert shown is not None and shown.label == "replay: step 2"
     assert learning.replay.metrics_at(2) == {"step": 2, "lr": 0.001}
 
 

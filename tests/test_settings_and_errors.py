@@ -77,16 +77,18 @@ def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch)
     """An exception inside a panel: the frame still completes, the error panel shows one line,
     the traceback is in the log file, and the next frame works."""
     monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
-    from llmviz_desktop.cli.render import HeadlessSession
+    from llmviz_desktop.app.headless import HeadlessSession
+    from llmviz_desktop.scene.framing import camera_preset
     from llmviz_desktop.session import errors
-    from llmviz_desktop.session.state import AppState, camera_preset, load_model
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.state import AppState
     from llmviz_desktop.ui import panels
 
     errors.logger.cache_clear()
     calls = {"n": 0}
     real = panels.draw_walkthrough_panel
 
-    def broken(state, actions):
+    def broken(state, frame, actions):
         calls["n"] += 1
         from imgui_bundle import imgui
 
@@ -97,19 +99,22 @@ def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch)
     model = load_model("nano-sort")
     session = HeadlessSession(640, 360)
     try:
-        state = AppState(
+        state = AppState.create(
             model, camera_preset("overview", model.scene, 640, 360), width=640, height=360
         )
         session.render(state)
         session.render(state)
         assert calls["n"] >= 2 and session.ctx.error == "GL_NO_ERROR"
-        assert len(state.errors) == 1 and "boom in the walkthrough panel" in state.errors[0]
+        assert (
+            len(state.messages.errors) == 1
+            and "boom in the walkthrough panel" in state.messages.errors[0]
+        )
         log = (tmp_path / "llmviz.log").read_text()
         assert "Traceback" in log and "RuntimeError: boom" in log
         monkeypatch.setattr(panels, "draw_walkthrough_panel", real)
-        state.errors.clear()
+        state.messages.errors.clear()
         session.render(state)
-        assert state.errors == []
+        assert state.messages.errors == []
     finally:
         session.release()
         errors.logger.cache_clear()
@@ -139,21 +144,27 @@ def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
 
 
 def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch):
-    """What the window does each frame with the walkthrough (errors.contained): a failing
-    animation gives one error line and a logged traceback; the next frames work again."""
+    """What every front end's frame step (app.tick) does with the walkthrough: a failing
+    animation gives one error line and a logged traceback, the player stops, the frame still
+    comes with the home model; the next frames work again."""
     monkeypatch.setenv("LLMVIZ_STATE_DIR", str(tmp_path))
+    from llmviz_desktop.app.tick import Ticker
+    from llmviz_desktop.scene.framing import camera_preset
     from llmviz_desktop.session import errors
     from llmviz_desktop.session import stage as stage_module
-    from llmviz_desktop.session.state import AppState, camera_preset, load_model
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.state import AppState
     from llmviz_desktop.walkthrough.chapters import load_chapters
     from llmviz_desktop.walkthrough.player import Player
 
     errors.logger.cache_clear()
     model = load_model("nano-sort")
-    state = AppState(model, camera_preset("overview", model.scene, 640, 360), width=640, height=360)
-    state.player = Player(load_chapters())
-    state.player.active = True
-    stage = stage_module.Stage()
+    state = AppState.create(
+        model, camera_preset("overview", model.scene, 640, 360), width=640, height=360
+    )
+    state.controllers.player = Player(load_chapters())
+    state.controllers.player.active = True
+    ticker = Ticker()
     real = stage_module.frame_at
 
     def broken(*args, **kwargs):
@@ -162,14 +173,19 @@ def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeyp
     try:
         monkeypatch.setattr(stage_module, "frame_at", broken)
         for _ in range(3):  # the same failure every frame is shown once
-            assert not errors.contained(state.errors, "walkthrough", stage.frame, state)
-        assert len(state.errors) == 1 and "boom in an animation" in state.errors[0]
-        assert len(state.errors[0].splitlines()) == 1
+            state.controllers.player.playing = True
+            frame = ticker.tick(state, 1 / 60)
+            assert frame.walk is None and frame.model is state.home
+            assert not state.controllers.player.playing
+        assert (
+            len(state.messages.errors) == 1 and "boom in an animation" in state.messages.errors[0]
+        )
+        assert len(state.messages.errors[0].splitlines()) == 1
         log = (tmp_path / "llmviz.log").read_text()
         assert "Traceback" in log and "ZeroDivisionError: boom" in log
         monkeypatch.setattr(stage_module, "frame_at", real)
-        assert errors.contained(state.errors, "walkthrough", stage.frame, state)
-        assert state.walk is not None
+        assert ticker.tick(state, 1 / 60).walk is not None
+        assert len(state.messages.errors) == 1
     finally:
         errors.logger.cache_clear()
 
@@ -179,18 +195,20 @@ def test_panels_keep_their_edge_when_the_window_resizes():
     narrows or widens (Dear ImGui alone keeps it at its old x: cut off, or floating)."""
     from imgui_bundle import imgui
 
-    from llmviz_desktop.cli.render import HeadlessSession
-    from llmviz_desktop.session.state import AppState, camera_preset, load_model
+    from llmviz_desktop.app.headless import HeadlessSession
+    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.state import AppState
 
     model = load_model("nano-sort")
     session = HeadlessSession(1280, 720)
     try:
-        state = AppState(
+        state = AppState.create(
             model, camera_preset("overview", model.scene, 1280, 720), width=1280, height=720
         )
         gaps = []
         for width in (1280, 1000, 1600, 1280):
-            session.ui.width = state.width = width
+            session.ui.width = state.view.width = width
             session.render(state)
             panel = imgui.internal.find_window_by_name("Walkthrough")
             model_panel = imgui.internal.find_window_by_name("llmviz")

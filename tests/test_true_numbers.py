@@ -20,6 +20,7 @@ from test_forward_reference import reference_forward
 
 from llmviz_desktop.model.gpt import forward
 from llmviz_desktop.scene.explain import explain, fmt
+from llmviz_desktop.scene.framing import Framing
 from llmviz_desktop.walkthrough.chapters import Animation, load_chapters
 from llmviz_desktop.walkthrough.text import fill
 from llmviz_desktop.walkthrough.timeline import frame_at
@@ -84,7 +85,7 @@ def test_layer_norm_captions_name_each_number_and_match_float64(nano):
                 chapter.steps[k], t=t, animation=Animation("layernorm", {"prefix": prefix})
             )
             ch = dataclasses.replace(chapter, steps=(*chapter.steps[:k], step))
-            frame = frame_at(ch, k, 0.5, nano, 640, 360, nano_camera(nano))
+            frame = frame_at(ch, k, 0.5, nano, Framing(640, 360), nano_camera(nano))
             text = " | ".join(frame.caption)
             assert "1/std" not in text and "(std =" not in text, text
             m = CAPTION.search(text)
@@ -100,7 +101,7 @@ def test_layer_norm_captions_name_each_number_and_match_float64(nano):
 
 
 def nano_camera(model):
-    from llmviz_desktop.session.state import camera_preset
+    from llmviz_desktop.scene.framing import camera_preset
 
     return camera_preset("overview", model.scene, 640, 360)
 
@@ -208,9 +209,10 @@ def tooltip_header(monkeypatch, ex) -> str:
 
     rec = Recorder()
     monkeypatch.setattr(tooltip, "imgui", rec)
-    monkeypatch.setattr(tooltip, "_place_next_window", lambda state: None)
-    state = SimpleNamespace(hover=SimpleNamespace(explanation=ex), pinned=None)
-    tooltip.draw_cell_tooltip(state)
+    monkeypatch.setattr(tooltip, "_place_next_window", lambda state, frame: None)
+    state = SimpleNamespace(pointer=SimpleNamespace(pinned=None))
+    frame = SimpleNamespace(hover=SimpleNamespace(explanation=ex))
+    tooltip.draw_cell_tooltip(state, frame)
     k = rec.texts.index("value ")
     return rec.texts[k + 1]
 

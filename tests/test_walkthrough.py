@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from cli_run import llmviz
 
-from llmviz_desktop.cli.render import HeadlessSession
-from llmviz_desktop.session.stage import Stage
-from llmviz_desktop.session.state import AppState, camera_preset, load_model
+from llmviz_desktop.app.headless import HeadlessSession
+from llmviz_desktop.scene.framing import camera_preset
+from llmviz_desktop.session.loaded import load_model
+from llmviz_desktop.session.state import AppState
 from llmviz_desktop.walkthrough.chapters import ChapterError, load_chapter, load_chapters
 from llmviz_desktop.walkthrough.player import Player
 from llmviz_desktop.walkthrough.text import links, unknown_placeholders
@@ -49,16 +50,15 @@ def session():
 
 
 def moment(session, nano, chapters, chapter_id: str, step: int, progress: float):
-    state = AppState(nano, camera_preset("overview", nano.scene, W, H), width=W, height=H)
-    state.show_stats = False
+    state = AppState.create(nano, camera_preset("overview", nano.scene, W, H), width=W, height=H)
+    state.view.show_stats = False
     player = Player(chapters, chapter_index=[c.id for c in chapters.chapters].index(chapter_id))
     player.set_chapter(player.chapter_index)
     player.goto_step(step, progress)
-    state.player = player
-    Stage().frame(state)
+    state.controllers.player = player
     image = session.render(state)
     assert session.ctx.error == "GL_NO_ERROR"
-    return state, image
+    return (state, session.last), image
 
 
 def test_every_chapter_file_loads(chapters):
@@ -122,7 +122,7 @@ def test_values_not_yet_computed_are_hidden_then_appear(session, nano, chapters)
     early, _ = moment(session, nano, chapters, "embedding", k, 0.05)
     late, _ = moment(session, nano, chapters, "embedding", k, 1.0)
     emb = [b.name for b in nano.scene.boxes].index("emb")
-    assert early.walk.reveal[emb][0] < late.walk.reveal.get(emb, (1.0, 0))[0]
+    assert early[1].walk.reveal[emb][0] < late[1].walk.reveal.get(emb, (1.0, 0))[0]
 
 
 def test_autoregressive_chapter_ends_with_the_greedy_answer(session, nano, chapters):
@@ -133,10 +133,10 @@ def test_autoregressive_chapter_ends_with_the_greedy_answer(session, nano, chapt
     start, _ = moment(session, nano, chapters, "autoregressive", k, 0.0)
     end, _ = moment(session, nano, chapters, "autoregressive", len(c.steps) - 1, 1.0)
     n_input = len(nano.input_text)
-    assert len(output_row(start)) <= n_input  # nothing generated yet
-    row = output_row(end)
+    assert len(output_row(start[1])) <= n_input  # nothing generated yet
+    row = output_row(end[1])
     assert row[n_input - 1 :] == nano.output_text == "".join(sorted(nano.input_text))
-    assert walk_report(end)["output_tokens"] == row
+    assert walk_report(*end)["output_tokens"] == row
 
 
 def test_malformed_chapter_is_reported_and_the_others_load(tmp_path):
@@ -215,7 +215,7 @@ def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
 
 
 def test_typed_input_is_validated():
-    from llmviz_desktop.session.state import input_problem
+    from llmviz_desktop.session.loaded import input_problem
 
     cfg = load_model("nano-sort").config
     assert input_problem("ABCABC", cfg) == ""

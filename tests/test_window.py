@@ -158,7 +158,8 @@ def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path
     tooltip `llmviz render --hover` draws for the same view and pixel."""
     import json
 
-    from llmviz_desktop.session.state import camera_preset, load_model
+    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.session.loaded import load_model
 
     env, _ = app
     reset(env)

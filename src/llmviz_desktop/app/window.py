@@ -16,25 +16,21 @@ from ..model.sampling import Sampling
 from ..render.context import GLUnavailable, check_version
 from ..render.frame import FrameRenderer
 from ..scene.camera import Camera, fly
+from ..scene.framing import camera_preset
 from ..scene.picking import pick_box, pick_cell
 from ..session.errors import contained, record
+from ..session.frame import Frame
 from ..session.learning import Learning
+from ..session.loaded import LoadedModel, input_problem, load_model, random_input
 from ..session.settings import MAX_RECENT, Settings, load_settings, save_settings, window_size
-from ..session.stage import Stage
-from ..session.state import (
-    AppState,
-    LoadedModel,
-    camera_preset,
-    input_problem,
-    load_model,
-    random_input,
-)
+from ..session.state import AppState
 from ..ui.headless import create_ui_context
 from ..ui.imgui_input import ImguiInput
 from ..ui.panels import draw_ui, end_abandoned_frame
 from ..walkthrough.chapters import load_chapters
 from ..walkthrough.player import Player
 from .pacing import FramePacer
+from .tick import Ticker
 
 # changed settings are saved this soon, not only at exit: a crash or a killed session keeps them
 SETTINGS_EVERY_S = 2.0
@@ -64,7 +60,7 @@ def _contained_event(method):
         try:
             return method(self, *args)
         except Exception as e:
-            record(self.state.errors, "input", e)
+            record(self.state.messages.errors, "input", e)
             return None
 
     return handler
@@ -95,17 +91,18 @@ class LlmvizWindow(mglw.WindowConfig):
         self.frame = FrameRenderer(self.ctx)
         width, height = self.wnd.buffer_size
         model, problem = self._first_model(self.model_spec)
-        self.state = AppState(model, camera_preset("overview", model.scene, width, height))
-        self.state.width, self.state.height = width, height
-        self.state.player = Player(load_chapters())
-        self.state.learning = Learning()
+        camera = camera_preset("overview", model.scene, width, height)
+        self.state = AppState.create(model, camera, width, height)
+        self.state.controllers.player = Player(load_chapters())
+        self.state.controllers.learning = Learning()
         self.settings = self.startup_settings
         self._apply_settings(self.settings)
         self._saved = asdict(self.settings)
         self._saved_at = 0.0
         self._save_error = ""
-        self.state.status = " · ".join(m for m in (problem, self.startup_warning) if m)
-        self.stage = Stage()
+        self.state.messages.status = " · ".join(m for m in (problem, self.startup_warning) if m)
+        self.ticker = Ticker()
+        self.shown: Frame | None = None  # the frame drawn last: what the user sees
         self.rng = np.random.default_rng()
         self._drag_depth: float | None = None
         self._flight: tuple[Camera, Camera, float] | None = None  # start, end, start time
@@ -140,30 +137,34 @@ class LlmvizWindow(mglw.WindowConfig):
         r = self.wnd.pixel_ratio
         return x * r, y * r
 
+    def _shown_model(self) -> LoadedModel:
+        """The model on screen: the last frame's (a walkthrough step may show its own)."""
+        return self.shown.model if self.shown is not None else self.state.home
+
     def _hit(self, x: float, y: float):
-        s = self.state
-        eye, d = s.camera.ray(x, y, s.width, s.height)
-        return pick_box(s.model.scene, eye, d)
+        v = self.state.view
+        eye, d = v.camera.ray(x, y, v.width, v.height)
+        return pick_box(self._shown_model().scene, eye, d)
 
     # ---- frame -----------------------------------------------------------------------------
 
     def _contained(self, where: str, fn, *args) -> None:
         """An exception in an animation or the training glue is shown, logged, survived."""
-        if not contained(self.state.errors, where, fn, *args):
-            if where == "walkthrough" and self.state.player is not None:
-                self.state.player.playing = False
+        if not contained(self.state.messages.errors, where, fn, *args):
+            if where == "walkthrough" and self.state.controllers.player is not None:
+                self.state.controllers.player.playing = False
 
     def fly_to(self, end: Camera) -> None:
         """Animate the camera to `end` (a pure function of elapsed time: camera.fly)."""
-        self._flight = (self.state.camera, end, self._time)
+        self._flight = (self.state.view.camera, end, self._time)
 
     def _stop_flight(self) -> None:
         self._flight = None
 
     def _animating(self) -> bool:
         """Something moves on its own: keep the full frame rate."""
-        s = self.state
-        learning, player, sup = s.learning, s.player, s.superposition
+        ctl = self.state.controllers
+        learning, player, sup = ctl.learning, ctl.player, ctl.superposition
         return bool(
             self._flight is not None
             or self._press is not None
@@ -181,7 +182,7 @@ class LlmvizWindow(mglw.WindowConfig):
         now = time_module.perf_counter()
         animating = not hidden and self._animating()
         wait = self.pacer.wait(frame_start, now, animating, hidden)
-        self.state.idle = idle = self.pacer.idle(now, animating)
+        self.state.stats.idle = idle = self.pacer.idle(now, animating)
         if wait <= 0.0:
             return
         if (hidden or idle) and self.wnd.name == "glfw":
@@ -206,23 +207,23 @@ class LlmvizWindow(mglw.WindowConfig):
         frame_start = time_module.perf_counter()
         self._time = time
         self.input.set_delta_time(frame_time)
-        if not contained(self.state.errors, "camera flight", self._fly, time):
+        if not contained(self.state.messages.errors, "camera flight", self._fly, time):
             self._flight = None
-        hidden = self._iconified or self.state.width == 0 or self.state.height == 0
+        hidden = self._iconified or self.state.view.width == 0 or self.state.view.height == 0
         if not hidden:  # minimised: draw nothing, do not spin the CPU
             try:
                 self._frame(time, frame_time)
             except Exception as e:  # anything the finer guards below did not catch
                 end_abandoned_frame()
-                record(self.state.errors, "frame", e)
-        if not contained(self.state.errors, "pacing", self._pace, frame_start, hidden):
+                record(self.state.messages.errors, "frame", e)
+        if not contained(self.state.messages.errors, "pacing", self._pace, frame_start, hidden):
             time_module.sleep(1.0 / 60.0)  # never spin when pacing itself fails
 
     def _fly(self, time: float) -> None:
         if self._flight is not None:
             start, end, t0 = self._flight
             progress = (time - t0) / FLY_SECONDS
-            self.state.camera = fly(start, end, progress)
+            self.state.view.camera = fly(start, end, progress)
             if progress >= 1.0:
                 self._flight = None
 
@@ -230,31 +231,27 @@ class LlmvizWindow(mglw.WindowConfig):
         self._fps_frames += 1
         self._fps_time += frame_time
         if self._fps_time >= 0.5:
-            self.state.fps = self._fps_frames / self._fps_time
+            self.state.stats.fps = self._fps_frames / self._fps_time
             self._fps_frames, self._fps_time = 0, 0.0
-        self._contained("walkthrough", self._advance_player, frame_time)
-        if self.state.learning is not None:
-            self._contained("training", self.state.learning.update, self.state, time, frame_time)
-        self._contained("walkthrough", self.stage.frame, self.state)
+        player = self.state.controllers.player
+        if player is not None and player.active and not player.free_camera:
+            self._flight = None  # the walkthrough owns the camera
+        frame = self.shown = self.ticker.tick(self.state, frame_time)
         self.wnd.use()
         drawn: list = []
-        if not contained(self.state.errors, "drawing", self._draw, drawn):
+        if not contained(self.state.messages.errors, "drawing", self._draw, frame, drawn):
             end_abandoned_frame()
         if drawn:
-            contained(self.state.errors, "controls", self._carry_out, drawn[0])
+            contained(self.state.messages.errors, "controls", self._carry_out, drawn[0])
         if time - self._saved_at >= SETTINGS_EVERY_S:
             self._saved_at = time
-            contained(self.state.errors, "settings", self._save_if_changed)
+            contained(self.state.messages.errors, "settings", self._save_if_changed)
 
-    def _advance_player(self, frame_time: float) -> None:
-        player = self.state.player
-        if player is not None:
-            player.advance(frame_time)
-            if player.active and not player.free_camera:
-                self._flight = None  # the walkthrough owns the camera
-
-    def _draw(self, out: list) -> None:
-        out.append(self.frame.render(self.state, draw_ui))
+    def _draw(self, frame: Frame, out: list) -> None:
+        actions, self.state.stats.frame_ms = self.frame.render(
+            frame.drawing, lambda: draw_ui(self.state, frame)
+        )
+        out.append(actions)
 
     def _carry_out(self, actions) -> None:
         """What the panels asked for this frame."""
@@ -266,18 +263,20 @@ class LlmvizWindow(mglw.WindowConfig):
         head = actions.analysis.fly_to_head
         if head is not None:  # a head's heatmap was clicked: fly to that head in 3D
             s = self.state
-            boxes = [b for b in s.model.scene.boxes if (b.layer, b.head) == head]
+            boxes = [b for b in self._shown_model().scene.boxes if (b.layer, b.head) == head]
             if boxes:
                 lo = np.min([b.min_corner for b in boxes], axis=0)
                 hi = np.max([b.max_corner for b in boxes], axis=0)
-                if s.player is not None:
-                    s.player.free_camera = True  # else the walkthrough takes the camera back
-                self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
-        learning = self.state.learning
+                if s.controllers.player is not None:
+                    s.controllers.player.free_camera = (
+                        True  # else the walkthrough takes the camera back
+                    )
+                self.fly_to(s.view.camera.framing(lo, hi, s.view.width, s.view.height, margin=1.3))
+        learning = self.state.controllers.learning
         if learning is not None and actions.learn.start:
-            learning.start_training(self.state)
+            learning.start_training(self.state.home)
         if learning is not None and actions.learn.open_dir:
-            learning.open(actions.learn.open_dir, self.state)
+            learning.open(actions.learn.open_dir, self.state.home)
 
     def _walk_actions(self, actions) -> None:
         s = self.state
@@ -298,9 +297,9 @@ class LlmvizWindow(mglw.WindowConfig):
             text = text.upper()
         problem = input_problem(text, home.config)
         if problem:  # under the input field; a long paste is not echoed whole
-            s.input_error = f"{shortened(text)}: {problem}"
+            s.messages.input_error = f"{shortened(text)}: {problem}"
             return
-        s.input_error = ""
+        s.messages.input_error = ""
         self._switch_model(home.name, text, sampling, keep_camera=True, input_error=True)
 
     def _switch_model(
@@ -325,29 +324,29 @@ class LlmvizWindow(mglw.WindowConfig):
             )
         except TokenizerError as e:
             if not input_error:
-                self.state.status = load_failure(spec, e)
+                self.state.messages.status = load_failure(spec, e)
             else:
                 said = (str(e).splitlines() or [""])[0]
-                self.state.input_error = f"{shortened(text or '')}: {said}"
+                self.state.messages.input_error = f"{shortened(text or '')}: {said}"
             return False
         except Exception as e:  # shown in the panel, the app keeps running
-            self.state.status = load_failure(spec, e)
+            self.state.messages.status = load_failure(spec, e)
             return False
-        self.state.model = self.state.home = model
-        self.state.status = ""
-        self.state.pinned = None
+        self.state.home = model
+        self.state.messages.status = ""
+        self.state.pointer.pinned = None
         if not keep_camera:
             self._reset_camera()
         return True
 
     def _reset_camera(self, animate: bool = False) -> None:
         s = self.state
-        home = camera_preset("overview", s.model.scene, s.width, s.height)
+        home = camera_preset("overview", s.home.scene, s.view.width, s.view.height)
         if animate:
             self.fly_to(home)
         else:
             self._stop_flight()
-            s.camera = home
+            s.view.camera = home
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -355,12 +354,12 @@ class LlmvizWindow(mglw.WindowConfig):
     def on_resize(self, width: int, height: int) -> None:
         self._touch()
         s = self.state
-        old = (s.width, s.height)
+        old = (s.view.width, s.view.height)
         # an untouched overview is re-framed for the new size; a view the user chose is kept
-        home = min(old) > 0 and s.camera == camera_preset("overview", s.model.scene, *old)
-        s.width, s.height = self.wnd.buffer_size
-        if home and min(s.width, s.height) > 0:
-            s.camera = camera_preset("overview", s.model.scene, s.width, s.height)
+        home = min(old) > 0 and s.view.camera == camera_preset("overview", s.home.scene, *old)
+        s.view.width, s.view.height = self.wnd.buffer_size
+        if home and min(s.view.width, s.view.height) > 0:
+            s.view.camera = camera_preset("overview", s.home.scene, s.view.width, s.view.height)
         self.input.resize(width, height, *self.wnd.buffer_size)
 
     @_contained_event
@@ -368,7 +367,7 @@ class LlmvizWindow(mglw.WindowConfig):
         self._touch()
         self.input.mouse_position_event(x, y, dx, dy)
         self._mouse = (x, y)
-        self.state.mouse = None if self.input.wants_mouse() else self._px(x, y)
+        self.state.pointer.mouse = None if self.input.wants_mouse() else self._px(x, y)
 
     @_contained_event
     def on_mouse_press_event(self, x, y, button) -> None:
@@ -377,13 +376,13 @@ class LlmvizWindow(mglw.WindowConfig):
         if self.input.wants_mouse():
             return
         self._stop_flight()  # the user takes the camera back
-        if self.state.player is not None:
-            self.state.player.free_camera = True
+        if self.state.controllers.player is not None:
+            self.state.controllers.player.free_camera = True
         if button == 1:
             self._press = (x, y)
         if button == 1:  # remember the depth of the grabbed point so it stays under the cursor
             hit = self._hit(*self._px(x, y))
-            cam = self.state.camera
+            cam = self.state.view.camera
             self._drag_depth = None
             if hit is not None:
                 point = hit[1]
@@ -400,26 +399,28 @@ class LlmvizWindow(mglw.WindowConfig):
 
     def _click(self, x: float, y: float) -> None:
         s = self.state
-        if s.pinned is not None:
-            s.pinned = None
+        if s.pointer.pinned is not None:
+            s.pointer.pinned = None
             return
-        hit = pick_cell(s.model.scene, s.camera, *self._px(x, y), s.width, s.height)
-        s.pinned = hit
+        hit = pick_cell(
+            self._shown_model().scene, s.view.camera, *self._px(x, y), s.view.width, s.view.height
+        )
+        s.pointer.pinned = hit
 
     @_contained_event
     def on_mouse_drag_event(self, x, y, dx, dy) -> None:
         self._touch()
         self.input.mouse_drag_event(x, y, dx, dy)
         self._mouse = (x, y)
-        self.state.mouse = self._px(x, y)
+        self.state.pointer.mouse = self._px(x, y)
         if self.input.wants_mouse():
             return
         s = self.state
         pdx, pdy = self._px(dx, dy)
         if self.wnd.mouse_states.left:
-            s.camera = s.camera.panned(pdx, pdy, s.height, self._drag_depth)
+            s.view.camera = s.view.camera.panned(pdx, pdy, s.view.height, self._drag_depth)
         elif self.wnd.mouse_states.right:
-            s.camera = s.camera.orbited(pdx, pdy)
+            s.view.camera = s.view.camera.orbited(pdx, pdy)
 
     @_contained_event
     def on_mouse_scroll_event(self, x_offset: float, y_offset: float) -> None:
@@ -429,14 +430,16 @@ class LlmvizWindow(mglw.WindowConfig):
             return
         self._stop_flight()
         s = self.state
-        if s.player is not None:
-            s.player.free_camera = True
+        if s.controllers.player is not None:
+            s.controllers.player.free_camera = True
         mx, my = self._px(*self._mouse)
         hit = self._hit(mx, my)
         anchor = (
-            hit[1] if hit is not None else s.camera.point_on_target_plane(mx, my, s.width, s.height)
+            hit[1]
+            if hit is not None
+            else s.view.camera.point_on_target_plane(mx, my, s.view.width, s.view.height)
         )
-        s.camera = s.camera.zoomed(ZOOM_STEP ** float(np.sign(y_offset)), anchor)
+        s.view.camera = s.view.camera.zoomed(ZOOM_STEP ** float(np.sign(y_offset)), anchor)
 
     @_contained_event
     def on_unicode_char_entered(self, char: str) -> None:
@@ -454,7 +457,7 @@ class LlmvizWindow(mglw.WindowConfig):
         if action != keys.ACTION_PRESS or self.input.wants_keyboard():
             return  # a text field has the keys: Esc there leaves the field (imgui)
         s = self.state
-        player = s.player
+        player = s.controllers.player
         if key == keys.SPACE and player is not None and player.chapters.chapters:
             player.toggle()
         elif key == keys.RIGHT and player is not None and player.chapters.chapters:
@@ -468,29 +471,29 @@ class LlmvizWindow(mglw.WindowConfig):
                 player.free_camera = True
             self._reset_camera(animate=True)
         elif key == keys.H or (key == keys.SLASH and modifiers.shift):
-            s.show_help = not s.show_help
+            s.view.show_help = not s.view.show_help
         elif key == keys.L:
-            s.show_labels = not s.show_labels
+            s.view.show_labels = not s.view.show_labels
         elif key == keys.F:
             mx, my = self._px(*self._mouse)
             hit = self._hit(mx, my)
             if hit is not None:
-                box = s.model.scene.boxes[hit[0]]
+                box = self._shown_model().scene.boxes[hit[0]]
                 lo, hi = np.array(box.min_corner), np.array(box.max_corner)
-                self.fly_to(s.camera.framing(lo, hi, s.width, s.height, margin=1.3))
+                self.fly_to(s.view.camera.framing(lo, hi, s.view.width, s.view.height, margin=1.3))
         elif key == keys.ESCAPE:  # never quits (exit_key is off)
             self._stop_flight()
-            if s.pinned is not None:
-                s.pinned = None
+            if s.pointer.pinned is not None:
+                s.pointer.pinned = None
             else:
-                s.show_help = False
+                s.view.show_help = False
 
     def _apply_settings(self, s: Settings) -> None:
         st = self.state
-        st.colors.symlog, st.colors.normalise = s.symlog, s.normalise
-        if st.learning is not None:
-            st.learning.recent = list(s.recent_checkpoints)
-        player = st.player
+        st.view.colors.symlog, st.view.colors.normalise = s.symlog, s.normalise
+        if st.controllers.learning is not None:
+            st.controllers.learning.recent = list(s.recent_checkpoints)
+        player = st.controllers.player
         if player is not None and s.chapter:
             ids = [c.id for c in player.chapters.chapters]
             if s.chapter in ids:
@@ -508,31 +511,34 @@ class LlmvizWindow(mglw.WindowConfig):
         except OSError as e:
             message = f"settings not saved ({e.strerror or e})"
             if message != self._save_error:
-                self._save_error = self.state.status = message
+                self._save_error = self.state.messages.status = message
             return
         self._saved, self._save_error = current, ""
 
     def _current_settings(self) -> Settings:
         st, s = self.state, self.settings
         s.window_width, s.window_height = self.wnd.size
-        s.model = st.home.name if st.home is not None else s.model
-        s.symlog, s.normalise = st.colors.symlog, st.colors.normalise
-        player = st.player
+        s.model = st.home.name
+        s.symlog, s.normalise = st.view.colors.symlog, st.view.colors.normalise
+        player = st.controllers.player
         if player is not None and player.active and player.chapters.chapters:
             s.chapter, s.step = player.chapter.id, player.step
-        if st.learning is not None:
-            s.recent_checkpoints = st.learning.recent[:MAX_RECENT]
+        if st.controllers.learning is not None:
+            s.recent_checkpoints = st.controllers.learning.recent[:MAX_RECENT]
         return s
 
     def on_close(self) -> None:
-        if self.state.superposition is not None:
-            self.state.superposition.close()
+        if self.state.controllers.superposition is not None:
+            self.state.controllers.superposition.close()
         try:
             save_settings(self._current_settings())
         except OSError as e:
             print(f"llmviz: warning: settings not saved ({e.strerror})")
-        if self.state.learning is not None and self.state.learning.training is not None:
-            self.state.learning.training.stop()
+        if (
+            self.state.controllers.learning is not None
+            and self.state.controllers.learning.training is not None
+        ):
+            self.state.controllers.learning.training.stop()
         self.frame.release()
 
 

@@ -30,8 +30,9 @@ Frames = Callable[[Any], Iterator[np.ndarray]]  # HeadlessSession -> frames draw
 
 def training_frames(args, fail) -> tuple[Frames, int]:
     from ..scene.camera import CameraError
+    from ..session.loaded import load_model, with_params
     from ..session.replay import ReplayError, open_replay
-    from ..session.state import AppState, load_model, with_params
+    from ..session.state import AppState
     from .render import camera_for
 
     try:
@@ -46,21 +47,20 @@ def training_frames(args, fail) -> tuple[Frames, int]:
         camera = camera_for(args.camera, base.scene, w, h, panels=False)
     except CameraError as e:
         raise fail(str(e)) from None
-    state = AppState(base, camera, width=w, height=h)
-    state.show_ui = False
-    state.colors.normalise = args.normalise
+    state = AppState.create(base, camera, width=w, height=h)
+    state.view.show_ui = False
+    state.view.colors.normalise = args.normalise
     total = round(len(replay.steps) * args.seconds_per_checkpoint * args.fps)
     _check_total(total, f"{len(replay.steps)} checkpoints x --seconds-per-checkpoint", args, fail)
 
     def frames(session) -> Iterator[np.ndarray]:
         for f in range(total):
             step = checkpoint_step(replay, f, args.fps, args.seconds_per_checkpoint)
-            state.model = state.home = with_params(base, replay.params_at(step))
+            model = state.home = with_params(base, replay.params_at(step))
             m = replay.metrics_at(step)
             loss = f" · loss {m['loss']:.4f}" if m and "loss" in m else ""
-            state.hud = (
-                f"training step {step:,.0f}{loss} · {state.model.input_text} -> "
-                f"{state.model.output_text}"
+            state.view.hud = (
+                f"training step {step:,.0f}{loss} · {model.input_text} -> {model.output_text}"
             )
             yield session.render(state)[:, :, :3]
 
@@ -68,8 +68,9 @@ def training_frames(args, fail) -> tuple[Frames, int]:
 
 
 def walkthrough_frames(args, fail) -> tuple[Frames, int]:
-    from ..session.stage import Stage
-    from ..session.state import AppState, camera_preset, load_model
+    from ..scene.framing import camera_preset
+    from ..session.loaded import load_model
+    from ..session.state import AppState
     from ..walkthrough.chapters import load_chapters
     from ..walkthrough.player import Player
 
@@ -82,11 +83,10 @@ def walkthrough_frames(args, fail) -> tuple[Frames, int]:
     chosen = [ids.index(args.chapter)] if args.chapter else list(range(len(ids)))
     model = load_model("nano-sort")
     w, h = args.size
-    state = AppState(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
-    state.show_stats = False
+    state = AppState.create(model, camera_preset("overview", model.scene, w, h), width=w, height=h)
+    state.view.show_stats = False
     player = Player(chapters, active=True)
-    state.player = player
-    stage = Stage()
+    state.controllers.player = player
     counts = [round(chapters.chapters[i].duration * args.fps) for i in chosen]
     seconds = sum(chapters.chapters[i].duration for i in chosen)
     _check_total(sum(counts), f"the walkthrough's {seconds:.0f} s", args, fail)
@@ -95,8 +95,7 @@ def walkthrough_frames(args, fail) -> tuple[Frames, int]:
         for index, n in zip(chosen, counts, strict=True):
             player.set_chapter(index)
             for f in range(n):
-                player.seek(f / args.fps)
-                stage.frame(state)
+                player.seek(f / args.fps)  # the frame is a function of the position: no dt
                 yield session.render(state)[:, :, :3]
 
     return frames, sum(counts)
@@ -114,9 +113,9 @@ def _check_total(total: int, length: str, args, fail) -> None:
 def run_export(args: argparse.Namespace, fail) -> int:
     from tqdm import tqdm
 
+    from ..app.headless import HeadlessSession
     from ..export.video import GIF_MAX_FPS, ExportError, codec_for, export_frames
     from ..render.context import GLUnavailable
-    from .render import HeadlessSession
 
     if (args.checkpoints is None) == (not args.walkthrough):
         raise fail("give either --checkpoints DIR or --walkthrough")

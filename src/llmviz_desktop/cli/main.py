@@ -132,7 +132,7 @@ def _camera_text(text: str) -> str:
     if len(text) > CAMERA_TEXT_MAX:
         raise argparse.ArgumentTypeError(f"{expected}, got {len(text):,} characters")
     if not text.strip().startswith(("{", "[")):
-        from ..session.state import CAMERA_PRESETS
+        from ..scene.framing import CAMERA_PRESETS
 
         if text.strip() in CAMERA_PRESETS:
             return text
@@ -530,7 +530,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from ..model.generate import generate
     from ..model.gpt import forward
     from ..model.tokenizer import TokenizerError
-    from ..session.state import NEW_TOKENS, tokenizer_for
+    from ..session.loaded import NEW_TOKENS, tokenizer_for
 
     cfg, params = _load(args.model)
     if params is None:

@@ -38,7 +38,7 @@ def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
     """The camera a --camera value asks for (a preset, or JSON with every number in a range
     that depends on the model's size); CameraError names the field and the range."""
     from ..scene.camera import MIN_DISTANCE, CameraError
-    from ..session.state import parse_camera
+    from ..scene.framing import parse_camera
 
     try:
         camera = parse_camera(text, scene, width, height, panels)
@@ -77,44 +77,6 @@ def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
         if field in raw and not -limit <= raw[field] <= limit:
             raise refuse(field, f"{raw[field]:g}", f"-{limit:g} to {limit:g} degrees")
     return camera
-
-
-class HeadlessSession:
-    """An EGL context, an offscreen target and the frame renderer with a headless imgui."""
-
-    def __init__(self, width: int, height: int):
-        from ..render.context import headless_context
-        from ..render.frame import FrameRenderer
-        from ..render.offscreen import Offscreen
-        from ..ui.headless import HeadlessUI
-
-        self.width, self.height = width, height
-        self.ctx = headless_context()
-        self.target = Offscreen(self.ctx, width, height)
-        self.ui = HeadlessUI(width, height)
-        self.frame = FrameRenderer(self.ctx)
-
-    def render(self, state) -> np.ndarray:
-        from ..ui.panels import draw_ui
-
-        if state.player is None:  # as in the window: the walkthrough panel, chapter not chosen
-            from ..walkthrough.chapters import load_chapters
-            from ..walkthrough.player import Player
-
-            state.player = Player(load_chapters())
-        self.target.use()
-        # imgui sizes an auto-resized window from the previous frame's content: with panels
-        # shown, a settling frame first makes every moment's picture independent of the last
-        for _ in range(2 if state.show_ui else 1):
-            self.ui.new_frame()
-            self.frame.render(state, draw_ui)
-        return self.target.read()
-
-    def release(self) -> None:
-        self.frame.release()
-        self.target.release()
-        self.ui.release()
-        self.ctx.release()
 
 
 def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
@@ -160,9 +122,8 @@ def hover_report(state) -> dict | None:
     }
 
 
-def _walk_to(state, args, fail):
-    """Place the player at --chapter/--step/--progress; returns the stage that applies it."""
-    from ..session.stage import Stage
+def _walk_to(state, args, fail) -> None:
+    """Place the player at --chapter/--step/--progress (the tick shows that moment)."""
     from ..walkthrough.chapters import load_chapters
     from ..walkthrough.player import Player
 
@@ -176,18 +137,15 @@ def _walk_to(state, args, fail):
     if args.step > n:
         raise fail(f"--step {args.step}: chapter {args.chapter!r} has {n} steps")
     player.goto_step(args.step - 1, args.progress)
-    state.player = player
-    stage = Stage()
-    stage.frame(state)
-    return stage
+    state.controllers.player = player
 
 
-def walk_report(state) -> dict:
+def walk_report(state, frame) -> dict:
     from ..walkthrough.text import fill
 
-    player, walk = state.player, state.walk
+    player, walk = state.controllers.player, frame.walk
     step = player.chapter.steps[walk.step]
-    names = [b.name for b in state.model.scene.boxes]
+    names = [b.name for b in frame.model.scene.boxes]
     return {
         "chapter": player.chapter.id,
         "chapter_title": player.chapter.title,
@@ -195,33 +153,33 @@ def walk_report(state) -> dict:
         "steps": len(player.chapter.steps),
         "title": step.title,
         "progress": walk.progress,
-        "text": fill(step.text, state.model, walk.t),
+        "text": fill(step.text, frame.model, walk.t),
         "highlighted": [names[k] for k in sorted(walk.highlight)],
         "cells": [names[c[0]] for c in walk.cells],
         "caption": walk.caption,
-        "output_tokens": output_row(state),
+        "output_tokens": output_row(frame),
         "t": walk.t,
     }
 
 
-def output_row(state) -> str | None:
+def output_row(frame) -> str | None:
     """The output token row as drawn now: predicted tokens of the computed positions."""
-    model = state.model
+    model = frame.model
     if model.trace is None or model.config.vocab is None:
         return None
     out = model.scene.by_name.get("output_tokens")
     if out is None:
         return None
     k = model.scene.index_of[out.name]
-    fraction = state.walk.reveal.get(k, (1.0, 0))[0] if state.walk else 1.0
+    fraction = frame.walk.reveal.get(k, (1.0, 0))[0] if frame.walk else 1.0
     shown = int(round(fraction * out.cols))
     pred = model.trace["probs"][0].argmax(-1)
     return "".join(model.config.vocab[int(v)] for v in pred[:shown])
 
 
-def title_report(state) -> dict | None:
+def title_report(state, frame) -> dict | None:
     """A tensor title under the cursor: its shape and parameter (or value) count."""
-    box = state.model.scene.by_name.get(state.title_hover or "")
+    box = frame.model.scene.by_name.get(state.pointer.title_hover or "")
     if box is None:
         return None
     return {
@@ -237,13 +195,15 @@ def title_report(state) -> dict | None:
 def run_render(args: argparse.Namespace, fail) -> int:
     from PIL import Image
 
+    from ..app.headless import HeadlessSession
     from ..model.config import ConfigError
     from ..model.tokenizer import TokenizerError
     from ..model.weights import WeightsError
     from ..render.context import GLUnavailable
     from ..render.shader_source import ShaderSourceError
     from ..scene.camera import CameraError
-    from ..session.state import AppState, load_model
+    from ..session.loaded import load_model
+    from ..session.state import AppState
 
     out: Path = args.out
     if out.suffix.lower() != ".png":
@@ -266,18 +226,15 @@ def run_render(args: argparse.Namespace, fail) -> int:
     except (GLUnavailable, ShaderSourceError) as e:
         raise fail(str(e)) from None
     try:
-        state = AppState(model, camera, width=width, height=height)
-        state.show_help = args.help_overlay
-        state.mouse = hover
-        stage = None
+        state = AppState.create(model, camera, width=width, height=height)
+        state.view.show_help = args.help_overlay
+        state.pointer.mouse = hover
         if args.chapter is not None:
-            stage = _walk_to(state, args, fail)
+            _walk_to(state, args, fail)
         times = []
         for _ in range(args.frames):
-            if stage is not None:
-                stage.frame(state)
             image = session.render(state)
-            times.append(state.frame_ms)  # the last frame drawn, GPU work included
+            times.append(state.stats.frame_ms)  # the last frame drawn, GPU work included
         try:
             atomic_write(out, lambda tmp: Image.fromarray(image, "RGBA").save(tmp, "PNG"))
         except OSError as e:  # e.g. a full disk: the previous file is left intact
@@ -300,13 +257,15 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 },
                 "renderer": session.ctx.info.get("GL_RENDERER", ""),
             }
-            if state.walk is not None:
-                report["walkthrough"] = walk_report(state)
-                report["camera"] = state.camera.to_dict()
-                report["model"] = state.model.name
+            frame = session.last
+            assert frame is not None
+            if frame.walk is not None:
+                report["walkthrough"] = walk_report(state, frame)
+                report["camera"] = state.view.camera.to_dict()
+                report["model"] = frame.model.name
             if hover is not None:
-                report["hover"] = hover_report(state)
-                report["title_hover"] = title_report(state)
+                report["hover"] = hover_report(frame)
+                report["title_hover"] = title_report(state, frame)
             try:
                 atomic_write(
                     args.report, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2))

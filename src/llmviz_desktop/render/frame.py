@@ -1,15 +1,20 @@
-"""One frame, the same in the window and headless: clear, the 3D scene, then the imgui UI."""
+"""One frame, the same in the window and headless: clear, the 3D scene of a Drawing, then the
+imgui draw data the UI built. GL only: it reads what it is given and writes nothing back."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import moderngl
+from imgui_bundle import imgui
 
-from ..scene.hover import HoverTracker
-from ..session.state import AppState
+from ..scene.drawing import Drawing
 from .imgui_renderer import ImguiRenderer
 from .scene_renderer import BACKGROUND, SceneRenderer
+
+T = TypeVar("T")
 
 
 class FrameRenderer:
@@ -17,45 +22,26 @@ class FrameRenderer:
         self.ctx = ctx
         self.scene = SceneRenderer(ctx)
         self.imgui = ImguiRenderer(ctx)
-        self._scene_of: tuple | None = None
-        self.hover = HoverTracker()
 
-    def sync(self, state: AppState) -> None:
-        """Re-upload the scene when the model (or its trace) changed."""
-        m = state.model
-        key = (id(m.scene), id(m.trace), id(m.display), state.colors.normalise)
-        if key != self._scene_of:
-            shown = m.display if m.display is not None else m.params
-            self.scene.set_scene(m.scene, m.trace, shown, state.colors.normalise)
-            self._scene_of = key
-        state.legend = self.scene.legend
-
-    def render(self, state: AppState, draw_ui, scene: bool = True) -> object:
-        """Draw into the bound framebuffer; draw_ui(state) builds the imgui frame and returns
-        its actions. scene=False draws only the clear and the UI (the benchmark's baseline)."""
-        from imgui_bundle import imgui
-
-        self.sync(state)
+    def render(
+        self, drawing: Drawing, build_ui: Callable[[], T], scene: bool = True
+    ) -> tuple[T, float]:
+        """Draw into the bound framebuffer; build_ui() makes the imgui frame (between
+        new_frame and render) and its result is returned with the frame's milliseconds, GPU
+        work included. scene=False draws only the clear and the UI (the benchmark's
+        baseline)."""
+        self.scene.sync(drawing)  # a new model's upload is not part of the frame time
         start = time.perf_counter()
-        state.hover = self.hover.update(state)
-        entries = list(state.walk.cells) if state.walk is not None else []
-        if state.link_hover:  # words hovered in the walkthrough text: light their tensors
-            from ..walkthrough.timeline import expand
-
-            entries += [(k, 1, -1, -1, -1, -1) for k in expand(state.model.scene, state.link_hover)]
-        entries += state.hover.highlights if state.hover else []
-        self.scene.set_highlights(entries[-32:])
-        self.ctx.viewport = (0, 0, state.width, state.height)
+        self.ctx.viewport = (0, 0, drawing.width, drawing.height)
         self.ctx.clear(*BACKGROUND, depth=1.0)
         if scene:
-            self.scene.draw(state.camera, state.width, state.height, state.colors, state.walk)
+            self.scene.draw(drawing)
         imgui.new_frame()
-        actions = draw_ui(state)
+        result = build_ui()
         imgui.render()
         self.imgui.render(imgui.get_draw_data())
         self.ctx.finish()  # count the GPU work in the frame time
-        state.frame_ms = (time.perf_counter() - start) * 1e3
-        return actions
+        return result, (time.perf_counter() - start) * 1e3
 
     def release(self) -> None:
         self.scene.release()

@@ -8,9 +8,8 @@ import moderngl
 import numpy as np
 
 from ..model.threads import release_free_memory
-from ..scene.camera import Camera
-from ..scene.colors import legend_from, normalisers
-from ..session.state import ColorSettings
+from ..scene.drawing import Drawing, Motion
+from ..scene.values import BoxValues
 from .programs import load_program
 from .ubo import (
     BOX_INSTANCE,
@@ -23,7 +22,6 @@ from .ubo import (
     pack_globals,
     pack_highlights,
 )
-from .value_atlas import ATLAS_WIDTH, pack
 
 VERTICES_PER_BOX = 18  # three eye-facing faces, built in the vertex shader
 KIND_CODE = {"weight": 0, "intermediate": 1, "aggregate": 2, "token": 3}
@@ -48,47 +46,13 @@ def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
     return inst
 
 
-TEXEL_BUDGET = 6 << 20  # float texels for all values (24 MB); big tensors are averaged
-MIN_BOX_TEXELS = 1 << 16
-
-
-def downsample(m: np.ndarray, max_texels: int, max_cols: int) -> tuple[np.ndarray, tuple]:
-    """Block-average a matrix until it fits (level of detail for big tensors): returns the
-    small matrix and the (cols, rows) cells per texel. Masked -inf cells stay -inf only where a
-    whole block is masked."""
-    rows, cols = m.shape
-    fx = fy = 1
-    while -(-rows // fy) * -(-cols // fx) > max_texels or -(-cols // fx) > max_cols:
-        if -(-cols // fx) >= -(-rows // fy):
-            fx *= 2
-        else:
-            fy *= 2
-    if fx == fy == 1:
-        return m, (1.0, 1.0)
-    R, C = -(-rows // fy), -(-cols // fx)
-    total = np.zeros((R, C), np.float64)
-    count = np.zeros((R, C), np.float64)
-    for r0 in range(0, rows, fy * 256):  # a band of block-rows at a time: no full-size copy
-        band = m[r0 : r0 + fy * 256]
-        nr = -(-band.shape[0] // fy)
-        padded = np.zeros((nr * fy, C * fx), np.float32)
-        ok = np.isfinite(band)
-        padded[: band.shape[0], :cols] = np.where(ok, band, 0.0)
-        seen = np.zeros((nr * fy, C * fx), np.float32)
-        seen[: band.shape[0], :cols] = ok
-        rb = r0 // fy
-        total[rb : rb + nr] = padded.reshape(nr, fy, C, fx).sum(axis=(1, 3))
-        count[rb : rb + nr] = seen.reshape(nr, fy, C, fx).sum(axis=(1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        small = np.where(count > 0, total / count, -np.inf)  # wholly masked blocks stay masked
-    return small.astype(np.float32), (float(fx), float(fy))
-
-
 MAX_GHOSTS = 16
 
 
-def apply_walk(inst: np.ndarray, origins: np.ndarray, walk) -> tuple[np.ndarray, np.ndarray]:
-    """The walkthrough moment on top of the base instances (pure numpy): reveal fractions,
+def apply_motion(
+    inst: np.ndarray, origins: np.ndarray, walk: Motion
+) -> tuple[np.ndarray, np.ndarray]:
+    """The walkthrough's motion on top of the base instances (pure numpy): reveal fractions,
     opacity, highlights, and ghost columns flying between boxes (appended instances)."""
     inst, origins = inst.copy(), origins.copy()
     for k, (fraction, order) in walk.reveal.items():
@@ -140,31 +104,17 @@ class SceneRenderer:
         self.vao: moderngl.VertexArray | None = None
         self.atlas: moderngl.Texture | None = None
         self.scene = None
+        self.values: BoxValues | None = None
         self._origins = np.zeros((0, 3))
         self._inst = np.zeros(0, BOX_INSTANCE)
         self.radius = 1.0
         self.count = 0
-        self.legend: dict[str, float] = {}  # kind -> |value| at full colour (for the UI)
 
-    def set_scene(self, scene, trace=None, params=None, normalise: str = "tensor") -> None:
-        """Upload a scene's boxes and (when a trace is given) every drawn value."""
-        with_values = [b for b in scene.boxes if trace is not None and b.source is not None]
-        per_box = max(MIN_BOX_TEXELS, TEXEL_BUDGET // max(len(with_values), 1))
-        matrices: list[np.ndarray | None] = []
-        lods: list[tuple[float, float]] = []
-        for box in scene.boxes:  # one tensor at a time: full-size copies never pile up
-            if trace is None or box.source is None:
-                matrices.append(None)
-                lods.append((1.0, 1.0))
-                continue
-            small, lod = downsample(box.source.view(trace, params), per_box, ATLAS_WIDTH)
-            matrices.append(small)
-            lods.append(lod)
-        atlas, positions = pack(matrices)
-        norms = normalisers(scene, matrices, normalise)
-        self.legend = legend_from(scene, norms, [m is not None for m in matrices])
-        inst = box_instances(scene, positions, norms)
-        inst["lod"] = lods
+    def set_scene(self, scene, values: BoxValues) -> None:
+        """Upload a scene's boxes and the values prepared for it (scene/values.py)."""
+        atlas = values.atlas
+        inst = box_instances(scene, values.positions, values.norms)
+        inst["lod"] = values.lods
         self._origins = inst["origin"].astype(np.float64)  # world, full precision
         self._inst = inst
         self._release_scene()
@@ -177,24 +127,37 @@ class SceneRenderer:
             self.program,
             [(self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS)],
         )
-        self.scene, self.count = scene, len(inst)
-        del atlas, matrices
+        self.scene, self.values, self.count = scene, values, len(inst)
+        del atlas
         release_free_memory()  # the big transient copies of a large model go back to the OS
         lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
         self.radius = float(np.linalg.norm(hi - lo) / 2)
 
-    def draw(
-        self, camera: Camera, width: int, height: int, colors: ColorSettings, walk=None
-    ) -> None:
+    def sync(self, drawing: Drawing) -> None:
+        """Upload the Drawing's scene and values when they are not the ones on the GPU."""
+        if drawing.scene is not self.scene or drawing.values is not self.values:
+            self.set_scene(drawing.scene, drawing.values)
+
+    def draw(self, drawing: Drawing) -> None:
+        """Draw the boxes of a Drawing (uploading its scene and values when they changed)."""
+        self.sync(drawing)
+        self.hl_ubo.write(pack_highlights(drawing.highlights))
+        camera, width, height, colors = (
+            drawing.camera,
+            drawing.width,
+            drawing.height,
+            drawing.colors,
+        )
         if self.vao is None or self.instances is None or self.atlas is None:
             return
         # Camera-relative coordinates: gpt3 spans ~6e7 units, beyond float32's cell precision,
         # so boxes are uploaded relative to an anchor at the camera target (in float64).
         anchor = np.round(np.asarray(camera.target, float))
+        motion = drawing.motion
         inst, origins = (
             (self._inst, self._origins)
-            if walk is None
-            else apply_walk(self._inst, self._origins, walk)
+            if motion is None
+            else apply_motion(self._inst, self._origins, motion)
         )
         inst = inst.copy()
         inst["origin"] = (origins - anchor).astype(np.float32)
@@ -221,10 +184,6 @@ class SceneRenderer:
         self.ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
         self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         self.vao.render(moderngl.TRIANGLES, vertices=VERTICES_PER_BOX, instances=self.count)
-
-    def set_highlights(self, entries) -> None:
-        """(box index, role, row0, row1, col0, col1) per entry; see ubo.pack_highlights."""
-        self.hl_ubo.write(pack_highlights(entries))
 
     def _release_scene(self) -> None:
         for obj in (self.vao, self.instances, self.atlas):

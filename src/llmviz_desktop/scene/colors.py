@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass
+class ColorSettings:
+    symlog: bool = False  # symmetric-log instead of linear value -> colour
+    symlog_range: float = 0.02  # fraction of the range kept linear around zero
+    grid: float = 1.0  # gridline strength 0..1
+    normalise: str = "tensor"  # "tensor": each tensor to its own range; "global": one range
+    #                             per kind (weights, activations, aggregates) over the model
 
 
 def normalisers(scene, matrices, mode: str) -> list[float]:

@@ -1,5 +1,6 @@
 """What the cursor points at: the cell, its explanation, what to highlight and the links to
-draw (pure: state in, HoverInfo out; the renderer and the UI only draw it)."""
+draw (pure: a model, the cursor and the camera in, HoverInfo out; the renderer and the UI only
+draw it)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .camera import Camera
+from .drawing import Highlight, Role, highlight
 from .explain import Explanation, explain
 from .picking import CellHit, pick_cell
-
-# Highlight roles, as the tensor_boxes shader reads them from the Highlights block.
-ROLE_CELL, ROLE_LINE, ROLE_SOURCE = 0, 1, 2
 
 
 @dataclass
 class HoverInfo:
     hit: CellHit
     explanation: Explanation
-    highlights: list[tuple] = field(default_factory=list)  # renderer entries (see ubo)
+    highlights: list[Highlight] = field(default_factory=list)
     links: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # world from, to
 
 
@@ -32,9 +32,9 @@ def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
     box = scene.boxes[hit.box_index]
     ex = explain(scene, box.name, hit.row, hit.col, trace, params)
     i, r, c = hit.box_index, hit.row, hit.col
-    entries: list[tuple] = [
-        (i, ROLE_LINE, r, r + 1, -1, -1),  # the hovered cell's row and column
-        (i, ROLE_LINE, -1, -1, c, c + 1),
+    entries = [
+        highlight(i, Role.LINE, rows=(r, r + 1)),  # the hovered cell's row and column
+        highlight(i, Role.LINE, cols=(c, c + 1)),
     ]
     links = []
     here = _cell_centre(hit.box, r, c)
@@ -44,15 +44,15 @@ def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
         if k is None:
             continue
         box = scene.boxes[k]
+        entries.append(highlight(k, Role.SOURCE, src.rows, src.cols))
         r0, r1 = src.rows if src.rows is not None else (-1, -1)
         c0, c1 = src.cols if src.cols is not None else (-1, -1)
-        entries.append((k, ROLE_SOURCE, r0, r1, c0, c1))
         mid_r = (r0 + r1 - 1) / 2 if r0 >= 0 else (box.rows - 1) / 2
         mid_c = (c0 + c1 - 1) / 2 if c0 >= 0 else (box.cols - 1) / 2
         there = _cell_centre(box, mid_r, mid_c)
         if k != i or np.linalg.norm(there - here) > 1e-9:
             links.append((there, here))
-    entries.append((i, ROLE_CELL, r, r + 1, c, c + 1))  # last: wins over line/source roles
+    entries.append(highlight(i, Role.CELL, (r, r + 1), (c, c + 1)))  # last: wins over the rest
     return HoverInfo(hit, ex, entries, links)
 
 
@@ -64,29 +64,36 @@ class HoverTracker:
         self._key: tuple | None = None
         self._info: HoverInfo | None = None
 
-    def update(self, state) -> HoverInfo | None:
-        model = state.model
-        pin = state.pinned
-        if pin is not None:  # a pin only means something in the scene it was made in
+    def update(
+        self,
+        model,
+        pinned: CellHit | None,
+        mouse: tuple[float, float] | None,
+        camera: Camera,
+        width: int,
+        height: int,
+    ) -> tuple[HoverInfo | None, CellHit | None]:
+        """(what the pinned cell or the cursor shows, the pin still valid: None when it was
+        made in another scene)."""
+        if pinned is not None:  # a pin only means something in the scene it was made in
             boxes = model.scene.boxes
-            same = pin.box_index < len(boxes) and (
-                boxes[pin.box_index].name,
-                boxes[pin.box_index].rows,
-                boxes[pin.box_index].cols,
-            ) == (pin.box.name, pin.box.rows, pin.box.cols)
+            same = pinned.box_index < len(boxes) and (
+                boxes[pinned.box_index].name,
+                boxes[pinned.box_index].rows,
+                boxes[pinned.box_index].cols,
+            ) == (pinned.box.name, pinned.box.rows, pinned.box.cols)
             if not same:
-                state.pinned = None
+                pinned = None
         hit: CellHit | None
-        if state.pinned is not None:
-            hit = state.pinned
-        elif state.mouse is None:
-            return None
+        if pinned is not None:
+            hit = pinned
+        elif mouse is None:
+            return None, pinned
         else:
-            mx, my = state.mouse
-            hit = pick_cell(model.scene, state.camera, mx, my, state.width, state.height)
+            hit = pick_cell(model.scene, camera, mouse[0], mouse[1], width, height)
         if hit is None:
             self._key, self._info = None, None
-            return None
+            return None, pinned
         key = (id(model.scene), id(model.trace), hit.box_index, hit.row, hit.col)
         if key != self._key:
             self._key = key
@@ -94,4 +101,4 @@ class HoverTracker:
         else:
             assert self._info is not None
             self._info.hit = hit
-        return self._info
+        return self._info, pinned

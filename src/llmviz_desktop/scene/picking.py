@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boxes import TensorBox
+
 
 def box_aabbs(scene) -> tuple[np.ndarray, np.ndarray]:
     """[N, 3] min and max corners of every box, computed once per scene."""
@@ -63,7 +65,7 @@ def _axis_major(scene, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.n
 @dataclass(frozen=True)
 class CellHit:
     box_index: int
-    box: object  # the layout TensorBox
+    box: TensorBox
     row: int  # drawn cell (row, col)
     col: int
     point: np.ndarray  # world hit point

@@ -1,18 +1,21 @@
-"""Puts a walkthrough moment on stage: the model a step shows (loaded once and cached), and the
-frame the timeline computes for it, applied to the app state (pure: no GL, no imgui)."""
+"""Puts a walkthrough moment on stage: the model a step shows (the home model, or a step's own
+model loaded once and cached) and the timeline's frame for the player's position. It returns
+them; app.tick decides what to do with them (no GL, no imgui, writes no state)."""
 
 from __future__ import annotations
 
+from ..scene.framing import Framing, camera_preset
+from ..walkthrough.player import Player
 from ..walkthrough.timeline import WalkFrame, frame_at
+from .loaded import DEFAULT_INPUT, LoadedModel, load_model
 
 
 class Stage:
     def __init__(self) -> None:
-        self._models: dict[tuple, object] = {}
+        self._models: dict[tuple, LoadedModel] = {}
 
-    def model_for(self, spec: str | None, state):
+    def model_for(self, spec: str | None, home: LoadedModel) -> LoadedModel:
         """The home model (what the user chose, with their input) or a step's own model."""
-        home = state.home
         if spec is None or spec == home.name:
             return home
         key = (spec, home.input_text, home.sampling)
@@ -20,35 +23,24 @@ class Stage:
         # previous ones' shells behind (found by the soak test)
         self._models = {k: v for k, v in self._models.items() if k[1:] == key[1:]}
         if key not in self._models:
-            from .state import load_model
-
-            self._models[key] = load_model(spec, home.input_text or "CBABBC", home.sampling)
+            self._models[key] = load_model(spec, home.input_text or DEFAULT_INPUT, home.sampling)
         return self._models[key]
 
-    def frame(self, state) -> WalkFrame | None:
-        """Compute this moment and apply it: the model shown, the camera (unless the user took
-        it), and state.walk for the renderer and the panel."""
-        player = state.player
+    def moment(
+        self, player: Player | None, home: LoadedModel, width: int, height: int
+    ) -> tuple[LoadedModel, WalkFrame | None]:
+        """(the model to show, this moment of the walkthrough or None outside it)."""
         if player is None or not player.active or not player.chapters.chapters:
-            state.walk = None
-            if state.model is not state.home:
-                state.model = state.home
-            return None
-        from .state import camera_preset
-
+            return home, None
         chapter = player.chapter
         k, progress = player.position()
         step = chapter.steps[k]
 
         def scene_of(s):
-            return self.model_for(s.model or chapter.model, state).scene
+            return self.model_for(s.model or chapter.model, home).scene
 
-        model = self.model_for(step.model or chapter.model, state)
+        model = self.model_for(step.model or chapter.model, home)
         first = scene_of(chapter.steps[0])
-        start = camera_preset("overview", first, state.width, state.height)
-        frame = frame_at(chapter, k, progress, model, state.width, state.height, start, scene_of)
-        state.model = model
-        state.walk = frame
-        if not player.free_camera:
-            state.camera = frame.camera
-        return frame
+        start = camera_preset("overview", first, width, height)
+        framing = Framing(width, height)
+        return model, frame_at(chapter, k, progress, model, framing, start, scene_of)

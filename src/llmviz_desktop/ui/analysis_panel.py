@@ -24,7 +24,9 @@ from ..scene.analysis import (
     token_decoder,
     token_labels,
 )
-from ..session.state import AppState, free_area
+from ..scene.framing import free_area
+from ..session.frame import Frame
+from ..session.state import AppState
 from . import uimap
 from .palette import MUTED, RAMPS, SECTION_COLORS, ZERO
 
@@ -79,8 +81,8 @@ _cache = _Cache()
 view = _View()
 
 
-def _sync(state: AppState) -> None:
-    model = state.model
+def _sync(state: AppState, frame: Frame) -> None:
+    model = frame.model
     if model.trace is not _cache.trace:
         _cache.trace = model.trace
         _cache.maps = None
@@ -94,11 +96,11 @@ def _sync(state: AppState) -> None:
         _cache.groups = param_groups(model.config)
 
 
-def _lens(state: AppState, position: int, k: int) -> list[LensRow]:
+def _lens(state: AppState, frame: Frame, position: int, k: int) -> list[LensRow]:
     key = (position, k)
     rows = _cache.lens.get(key)
     if rows is None:
-        m = state.model
+        m = frame.model
         assert m.params is not None and m.trace is not None
         rows = logit_lens(m.config, m.params, m.trace, k=k, position=position)
         _cache.lens[key] = rows
@@ -121,10 +123,10 @@ def _show(text: str) -> str:
 # ---- the window --------------------------------------------------------------------------------
 
 
-def draw_analysis_panel(state: AppState, actions: AnalysisActions) -> None:
+def draw_analysis_panel(state: AppState, frame: Frame, actions: AnalysisActions) -> None:
     em = imgui.get_font_size()
     k = _fb_to_imgui()
-    left, right = free_area(state.width)  # between the model and walkthrough panels
+    left, right = free_area(state.view.width)  # between the model and walkthrough panels
     imgui.set_next_window_pos(
         ImVec2((left + right) / 2 * k, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(0.5, 0.0)
     )
@@ -134,8 +136,8 @@ def draw_analysis_panel(state: AppState, actions: AnalysisActions) -> None:
     if not imgui.begin("Analysis")[0]:
         imgui.end()
         return
-    _sync(state)
-    model = state.model
+    _sync(state, frame)
+    model = frame.model
     if model.trace is None or model.params is None:
         imgui.push_text_wrap_pos(0.0)
         imgui.text_colored(
@@ -145,12 +147,12 @@ def draw_analysis_panel(state: AppState, actions: AnalysisActions) -> None:
         )
         imgui.pop_text_wrap_pos()
         imgui.separator()
-        _parameters(state)
+        _parameters(state, frame)
     elif imgui.begin_tab_bar("analysis tabs"):
         for name, draw in (
             ("Attention", lambda: _attention(state, actions)),
-            ("Logit lens", lambda: _logit_lens(state)),
-            ("Parameters", lambda: _parameters(state)),
+            ("Logit lens", lambda: _logit_lens(state, frame)),
+            ("Parameters", lambda: _parameters(state, frame)),
         ):
             flags = imgui.TabItemFlags_.set_selected if view.select_tab == name else 0
             selected = imgui.begin_tab_item(name, None, flags)[0]
@@ -306,8 +308,8 @@ def _head_interaction(
 # ---- logit lens --------------------------------------------------------------------------------
 
 
-def _logit_lens(state: AppState) -> None:
-    model = state.model
+def _logit_lens(state: AppState, frame: Frame) -> None:
+    model = frame.model
     assert model.trace is not None
     em = imgui.get_font_size()
     T = model.trace.tokens.shape[1]
@@ -330,7 +332,7 @@ def _logit_lens(state: AppState) -> None:
     here = _show(labels[pos]) if pos < len(labels) else ""
     after = f"; the sequence has {_show(labels[pos + 1])} next" if pos + 1 < len(labels) else ""
     imgui.text_colored(MUTED, f"reading position {pos} {here}: which token comes after it{after}")
-    rows = _lens(state, pos, k)
+    rows = _lens(state, frame, pos, k)
     pick = rows[-1].ids[0]
     imgui.text_colored(MUTED, "each layer's residual -> final layer norm -> unembedding -> softmax")
     flags = (
@@ -365,8 +367,8 @@ def _logit_lens(state: AppState) -> None:
 # ---- parameters --------------------------------------------------------------------------------
 
 
-def _parameters(state: AppState) -> None:
-    cfg = state.model.config
+def _parameters(state: AppState, frame: Frame) -> None:
+    cfg = frame.model.config
     groups = _cache.groups
     em = imgui.get_font_size()
     imgui.text(
@@ -406,15 +408,15 @@ def _parameters(state: AppState) -> None:
                     imgui.text_colored(color, cell)
         imgui.end_table()
     imgui.text_colored(MUTED, "grey rows are not weight matrices (left out of the first total)")
-    _per_layer_table(state, groups, em)
-    shown = bool(getattr(state, "show_param_overlay", False))
+    _per_layer_table(state, frame, groups, em)
+    shown = state.view.show_param_overlay
     changed, shown = uimap.checkbox("label the groups in 3D", shown)
     if changed:
-        setattr(state, "show_param_overlay", shown)  # noqa: B010 (an AppState field to come)
+        state.view.show_param_overlay = shown
 
 
-def _per_layer_table(state: AppState, groups: list[GroupCount], em: float) -> None:
-    cfg = state.model.config
+def _per_layer_table(state: AppState, frame: Frame, groups: list[GroupCount], em: float) -> None:
+    cfg = frame.model.config
     g = {row.key: row for row in groups}
     before = g["embedding"].total + g["position_embedding"].total  # counted before block 1
     columns = ("layer", "attention", "MLP", "layer norms", "biases", "block", "running total")
@@ -476,21 +478,21 @@ def _median_spacing(y: np.ndarray) -> float:
     return float(np.median(np.abs(np.diff(y)))) if len(y) > 1 else float("inf")
 
 
-def draw_param_overlay(state: AppState) -> None:
-    """Each section's parameter count next to it in 3D (when state.show_param_overlay), on the
+def draw_param_overlay(state: AppState, frame: Frame) -> None:
+    """Each section's parameter count next to it in 3D (when view.show_param_overlay), on the
     background draw list: under the windows, over the scene. When sections are too close on
     screen the attention and MLP counts share one label per layer, and then only every n-th
     layer is labelled; a label overlapping one already drawn is skipped."""
-    if not getattr(state, "show_param_overlay", False):
+    if not state.view.show_param_overlay:
         return
-    variants = _overlay_labels(state.model.scene)
+    variants = _overlay_labels(frame.model.scene)
     k = _fb_to_imgui()
     em = imgui.get_font_size()
     size, pad = 0.85 * em, 0.3 * em
     room = 1.4 * (size + 2 * pad)  # screen height a label needs
 
     def project(points: np.ndarray) -> np.ndarray:
-        p = state.camera.project(points, state.width, state.height)
+        p = state.view.camera.project(points, state.view.width, state.view.height)
         ok = (p[:, 2] > 0) & np.isfinite(p[:, 0]) & np.isfinite(p[:, 1])
         return np.where(ok[:, None], p * np.array([k, k, 1.0]), np.nan)
 
@@ -505,7 +507,7 @@ def draw_param_overlay(state: AppState) -> None:
         stride = max(1, int(np.ceil(room / max(_median_spacing(proj[in_layers, 1]), 1e-6))))
     font = imgui.get_font()
     dl = imgui.get_background_draw_list()
-    width, height = state.width * k, state.height * k
+    width, height = state.view.width * k, state.view.height * k
     kept: list[tuple[float, float, float, float]] = []
     for label, (x, y, _) in zip(labels, proj, strict=True):
         if not np.isfinite(x) or (label.layer is not None and label.layer % stride):

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..scene.labels import CHAR_WIDTH, place_labels, place_sections
-from ..session.state import MODEL_CHOICES, AppState
+from ..session.frame import Frame
+from ..session.loaded import MODEL_CHOICES
+from ..session.state import AppState
 from . import uimap
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
 from .palette import RAMPS, SECTION_COLORS, ZERO
@@ -76,12 +78,12 @@ def follow_window_resize() -> None:
         imgui.set_window_pos(name, ImVec2(x, y))
 
 
-def draw_ui(state: AppState) -> UIActions:
+def draw_ui(state: AppState, frame: Frame) -> UIActions:
     """The whole imgui frame. A failure outside any one panel (resizing, the error panel
     itself) is contained like a panel's: shown, logged, survived."""
     actions = UIActions()
     imgui.internal.error_recovery_store_state(_frame_start_state)
-    guarded(state, "interface", _draw_all, state, actions)
+    guarded(state, "interface", _draw_all, state, frame, actions)
     uimap.flush()  # the test hook (LLMVIZ_UI_MAP); nothing without it
     return actions
 
@@ -94,27 +96,29 @@ def close_popup_on_escape() -> None:
         imgui.internal.close_popup_to_level(0, True)
 
 
-def _draw_all(state: AppState, actions: UIActions) -> None:
+def _draw_all(state: AppState, frame: Frame, actions: UIActions) -> None:
     follow_window_resize()
     close_popup_on_escape()
-    state.title_hover = None
-    if state.show_labels:
-        guarded(state, "labels", draw_labels, state)
-    guarded(state, "tooltip", draw_hover, state)
-    guarded(state, "parameter overlay", draw_param_overlay, state)
-    if state.hud:
-        draw_hud(state.hud)
-    if not state.show_ui:
+    state.pointer.title_hover = None
+    if state.view.show_labels:
+        guarded(state, "labels", draw_labels, state, frame)
+    guarded(state, "tooltip", draw_hover, state, frame)
+    guarded(state, "parameter overlay", draw_param_overlay, state, frame)
+    if state.view.hud:
+        draw_hud(state.view.hud)
+    if not state.view.show_ui:
         return
-    guarded(state, "model panel", draw_model_panel, state, actions)
-    guarded(state, "walkthrough panel", draw_walkthrough_panel, state, actions.walk)
-    guarded(state, "training panel", draw_training_panel, state, actions.learn)
-    guarded(state, "analysis panel", draw_analysis_panel, state, actions.analysis)
-    if state.superposition is not None:
-        guarded(state, "superposition panel", draw_superposition_panel, state.superposition)
-    if state.errors:
+    guarded(state, "model panel", draw_model_panel, state, frame, actions)
+    guarded(state, "walkthrough panel", draw_walkthrough_panel, state, frame, actions.walk)
+    guarded(state, "training panel", draw_training_panel, state, frame, actions.learn)
+    guarded(state, "analysis panel", draw_analysis_panel, state, frame, actions.analysis)
+    if state.controllers.superposition is not None:
+        guarded(
+            state, "superposition panel", draw_superposition_panel, state.controllers.superposition
+        )
+    if state.messages.errors:
         draw_errors(state)
-    if state.show_help:
+    if state.view.show_help:
         draw_help(state)
 
 
@@ -148,24 +152,24 @@ def guarded(state: AppState, where: str, draw, *args) -> None:
         imgui.internal.error_recovery_try_to_recover_state(saved)
         from ..session.errors import record
 
-        record(state.errors, where, e)
+        record(state.messages.errors, where, e)
 
 
 def draw_errors(state: AppState) -> None:
     em = imgui.get_font_size()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
     imgui.set_next_window_pos(
-        ImVec2(state.width * k / 2, 0.8 * em), imgui.Cond_.always, ImVec2(0.5, 0)
+        ImVec2(state.view.width * k / 2, 0.8 * em), imgui.Cond_.always, ImVec2(0.5, 0)
     )
     imgui.set_next_window_bg_alpha(0.95)
     flags = imgui.WindowFlags_.always_auto_resize | imgui.WindowFlags_.no_collapse
     if imgui.begin("Something went wrong", None, flags)[0]:
         imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 36 * em)
-        for message in state.errors:
+        for message in state.messages.errors:
             imgui.text_colored(ImVec4(1.0, 0.55, 0.45, 1.0), message)
         imgui.pop_text_wrap_pos()
         if uimap.button("Dismiss"):
-            state.errors.clear()
+            state.messages.errors.clear()
     imgui.end()
 
 
@@ -188,8 +192,8 @@ def _col(r: float, g: float, b: float, a: float = 1.0) -> int:
     return imgui.get_color_u32(ImVec4(r, g, b, a))
 
 
-def draw_labels(state: AppState) -> None:
-    model = state.model
+def draw_labels(state: AppState, frame: Frame) -> None:
+    model = frame.model
     tokens = {}
     if model.trace is not None and model.config.vocab is not None:
         vocab = model.config.vocab
@@ -202,7 +206,7 @@ def draw_labels(state: AppState) -> None:
     dl = imgui.get_background_draw_list()
     font = imgui.get_font()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)  # pixels -> imgui units
-    for sec in place_sections(model.scene, state.camera, state.width, state.height):
+    for sec in place_sections(model.scene, state.view.camera, state.view.width, state.view.height):
         r, g, b = SECTION_COLORS[sec.kind]
         col = _col(r, g, b, 0.85)
         x, y0, y1 = sec.x * k, sec.y_top * k, sec.y_bottom * k
@@ -211,7 +215,9 @@ def draw_labels(state: AppState) -> None:
         dl.add_line(ImVec2(x - 5, y1 - 1), ImVec2(x, y1 - 1), col, 2.0)
         mid = (y0 + y1) / 2 - sec.size * k / 2
         dl.add_text(font, sec.size * k, ImVec2(x + 8, mid), _col(0.86, 0.89, 0.95), sec.text)
-    for px_label in place_labels(model.scene, state.camera, state.width, state.height, tokens):
+    for px_label in place_labels(
+        model.scene, state.view.camera, state.view.width, state.view.height, tokens
+    ):
         label = replace(px_label, x=px_label.x * k, y=px_label.y * k, size=px_label.size * k)
         if label.kind == "token":
             w = imgui.calc_text_size(label.text).x * label.size / imgui.get_font_size()
@@ -224,27 +230,27 @@ def draw_labels(state: AppState) -> None:
         else:
             pos = ImVec2(label.x, label.y - label.size)
             dl.add_text(font, label.size, pos, _col(0.86, 0.89, 0.95, 0.92), label.text)
-            if state.mouse is not None and state.hover is None:  # title under the cursor?
-                mx, my = state.mouse
+            if state.pointer.mouse is not None and frame.hover is None:  # title under the cursor?
+                mx, my = state.pointer.mouse
                 w = CHAR_WIDTH * len(px_label.text) * px_label.size
                 if (
                     px_label.x <= mx <= px_label.x + w
                     and px_label.y - px_label.size <= my <= px_label.y
                 ):
-                    state.title_hover = px_label.box
+                    state.pointer.title_hover = px_label.box
 
 
 _folder_text = {"value": ""}  # the model panel's folder field (kept between frames)
 
 
-def draw_model_panel(state: AppState, actions: UIActions) -> None:
+def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
     em = imgui.get_font_size()
     imgui.set_next_window_pos(ImVec2(0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever)
     imgui.set_next_window_size(ImVec2(19 * em, 0), imgui.Cond_.first_use_ever)
     flags = imgui.WindowFlags_.always_auto_resize
     if imgui.begin("llmviz", None, flags)[0]:
-        cfg = state.model.config
-        home = state.home or state.model
+        cfg = frame.model.config
+        home = state.home
         choices = list(MODEL_CHOICES)
         if home.name not in choices:  # a checkpoint folder given with --model
             choices.append(home.name)
@@ -263,57 +269,59 @@ def draw_model_panel(state: AppState, actions: UIActions) -> None:
         imgui.same_line()
         if (uimap.button("Open") or entered) and _folder_text["value"].strip():
             actions.load_model = _folder_text["value"].strip()
-        kind = "trained weights" if state.model.params is not None else "render-only shell"
+        kind = "trained weights" if frame.model.params is not None else "render-only shell"
         imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
-        if state.model.trace is not None:
-            imgui.text(f"input  {state.model.input_text}")
+        if frame.model.trace is not None:
+            imgui.text(f"input  {frame.model.input_text}")
             imgui.same_line()
             imgui.text_disabled("->")
             imgui.same_line()
-            imgui.text(state.model.output_text)
+            imgui.text(frame.model.output_text)
         imgui.separator()
         imgui.text("colour scale")
-        if uimap.radio_button("linear", not state.colors.symlog):
-            state.colors.symlog = False
+        if uimap.radio_button("linear", not state.view.colors.symlog):
+            state.view.colors.symlog = False
         imgui.same_line()
-        if uimap.radio_button("symmetric log", state.colors.symlog):
-            state.colors.symlog = True
-        if uimap.radio_button("per tensor", state.colors.normalise == "tensor"):
-            state.colors.normalise = "tensor"
+        if uimap.radio_button("symmetric log", state.view.colors.symlog):
+            state.view.colors.symlog = True
+        if uimap.radio_button("per tensor", state.view.colors.normalise == "tensor"):
+            state.view.colors.normalise = "tensor"
         imgui.same_line()
-        if uimap.radio_button("global", state.colors.normalise == "global"):
-            state.colors.normalise = "global"
-        draw_legend(state)
-        _, state.colors.grid = imgui.slider_float("gridlines", state.colors.grid, 0.0, 1.0)
+        if uimap.radio_button("global", state.view.colors.normalise == "global"):
+            state.view.colors.normalise = "global"
+        draw_legend(state, frame)
+        _, state.view.colors.grid = imgui.slider_float(
+            "gridlines", state.view.colors.grid, 0.0, 1.0
+        )
         uimap.mark("slider", "gridlines")
-        _, state.show_labels = uimap.checkbox("labels", state.show_labels)
+        _, state.view.show_labels = uimap.checkbox("labels", state.view.show_labels)
         imgui.separator()
         if uimap.button("reset view"):
             actions.reset_camera = True
         imgui.same_line()
         if uimap.button("help (H)"):
-            state.show_help = not state.show_help
+            state.view.show_help = not state.view.show_help
         imgui.same_line()
         if uimap.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
             from ..demos.superposition import SuperpositionDemo
 
-            state.superposition = state.superposition or SuperpositionDemo()
-            state.superposition.visible = True
-        if state.show_stats:
-            fps = f"{state.fps:5.1f} fps · " if state.fps else ""
-            if state.idle:  # the pacer slowed the redraw: say so rather than look slow
-                fps = f"idle, {state.fps:.0f} fps · "
-            imgui.text_disabled(f"{fps}{state.frame_ms:5.1f} ms per frame")
-        if state.status:  # wrapped: a long path must not stretch the panel off the screen
+            state.controllers.superposition = state.controllers.superposition or SuperpositionDemo()
+            state.controllers.superposition.visible = True
+        if state.view.show_stats:
+            fps = f"{state.stats.fps:5.1f} fps · " if state.stats.fps else ""
+            if state.stats.idle:  # the pacer slowed the redraw: say so rather than look slow
+                fps = f"idle, {state.stats.fps:.0f} fps · "
+            imgui.text_disabled(f"{fps}{state.stats.frame_ms:5.1f} ms per frame")
+        if state.messages.status:  # wrapped: a long path must not stretch the panel off the screen
             imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 19 * em)
-            imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.status)
+            imgui.text_colored(ImVec4(1.0, 0.75, 0.3, 1.0), state.messages.status)
             imgui.pop_text_wrap_pos()
     imgui.end()
 
 
-def draw_legend(state: AppState) -> None:
+def draw_legend(state: AppState, frame: Frame) -> None:
     """A colour bar per kind with the value range it spans (linear or symmetric-log)."""
-    ranges = state.legend  # what the renderer used for this frame's colours
+    ranges = frame.legend  # what the renderer used for this frame's colours
     if not ranges:
         return
     em = imgui.get_font_size()
@@ -335,16 +343,16 @@ def draw_legend(state: AppState) -> None:
             )
         imgui.dummy(ImVec2(w, h))
         imgui.same_line()
-        scale = "symlog" if state.colors.symlog else "linear"
+        scale = "symlog" if state.view.colors.symlog else "linear"
         label = "weights" if kind == "weight" else "values" if kind == "intermediate" else "stats"
-        approx = "" if state.colors.normalise == "global" else "~"  # median of per-tensor
+        approx = "" if state.view.colors.normalise == "global" else "~"  # median of per-tensor
         imgui.text_disabled(f"{label} {approx}±{r:.3g} ({scale})")
 
 
 def draw_help(state: AppState) -> None:
     em = imgui.get_font_size()
     imgui.set_next_window_pos(
-        ImVec2(state.width / 2, state.height / 2), imgui.Cond_.always, ImVec2(0.5, 0.5)
+        ImVec2(state.view.width / 2, state.view.height / 2), imgui.Cond_.always, ImVec2(0.5, 0.5)
     )
     flags = imgui.WindowFlags_.always_auto_resize | imgui.WindowFlags_.no_collapse
     opened = imgui.begin("Controls", True, flags)
@@ -363,4 +371,4 @@ def draw_help(state: AppState) -> None:
         imgui.text_disabled("aggregates (layer-norm and softmax statistics).")
     imgui.end()
     if opened[1] is False:
-        state.show_help = False
+        state.view.show_help = False

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui
 
+from ..session.frame import Frame
 from ..session.state import AppState
 from .palette import MUTED
 
@@ -28,15 +29,19 @@ def _scale() -> float:
     return 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
 
 
-def _place_next_window(state: AppState) -> None:
+def _place_next_window(state: AppState, frame: Frame) -> None:
     """Beside the cursor, on whichever side keeps the window on screen."""
-    assert state.mouse is not None or state.pinned is not None
+    assert state.pointer.mouse is not None or state.pointer.pinned is not None
     k = _scale()
-    mx, my = state.mouse if state.mouse is not None else (state.width / 2, state.height / 2)
-    if state.pinned is not None and state.hover is not None:
-        p = state.camera.project(state.hover.hit.point, state.width, state.height)[0]
+    mx, my = (
+        state.pointer.mouse
+        if state.pointer.mouse is not None
+        else (state.view.width / 2, state.view.height / 2)
+    )
+    if state.pointer.pinned is not None and frame.hover is not None:
+        p = state.view.camera.project(frame.hover.hit.point, state.view.width, state.view.height)[0]
         mx, my = p[0], p[1]
-    right, below = mx < state.width * 0.55, my < state.height * 0.5
+    right, below = mx < state.view.width * 0.55, my < state.view.height * 0.5
     pos = ImVec2((mx + (18 if right else -18)) * k, (my + (18 if below else -18)) * k)
     imgui.set_next_window_pos(pos, imgui.Cond_.always, ImVec2(0 if right else 1, 0 if below else 1))
     imgui.set_next_window_bg_alpha(0.94)
@@ -52,23 +57,23 @@ FLAGS = (
 )
 
 
-def draw_hover(state: AppState) -> None:
-    if state.hover is not None:
-        draw_links(state)
-        draw_cell_tooltip(state)
-    elif state.title_hover is not None and state.mouse is not None:
-        draw_title_tooltip(state)
+def draw_hover(state: AppState, frame: Frame) -> None:
+    if frame.hover is not None:
+        draw_links(state, frame)
+        draw_cell_tooltip(state, frame)
+    elif state.pointer.title_hover is not None and state.pointer.mouse is not None:
+        draw_title_tooltip(state, frame)
 
 
-def draw_links(state: AppState) -> None:
+def draw_links(state: AppState, frame: Frame) -> None:
     """Curves from each source region to the hovered cell, drawn over the scene."""
-    info = state.hover
+    info = frame.hover
     assert info is not None
     dl = imgui.get_background_draw_list()
     k = _scale()
     colour = _u32(ImVec4(1.0, 0.66, 0.26, 0.75))
     for start, end in info.links:
-        pts = state.camera.project(np.array([start, end]), state.width, state.height)
+        pts = state.view.camera.project(np.array([start, end]), state.view.width, state.view.height)
         if (pts[:, 2] <= 0).any():
             continue
         (x0, y0), (x1, y1) = pts[0, :2] * k, pts[1, :2] * k
@@ -82,7 +87,7 @@ def draw_links(state: AppState) -> None:
             2.0,
         )
         dl.add_circle_filled(ImVec2(x0, y0), 3.5, colour)
-    p = state.camera.project(info.hit.point, state.width, state.height)[0]
+    p = state.view.camera.project(info.hit.point, state.view.width, state.view.height)[0]
     if p[2] > 0:
         dl.add_circle(ImVec2(p[0] * k, p[1] * k), 6.0, _u32(ImVec4(1, 1, 1, 0.9)), 0, 2.0)
 
@@ -95,12 +100,12 @@ def fmt(v: float | None) -> str:
     return f"{v:.4g}"
 
 
-def draw_cell_tooltip(state: AppState) -> None:
-    info = state.hover
+def draw_cell_tooltip(state: AppState, frame: Frame) -> None:
+    info = frame.hover
     assert info is not None
     ex = info.explanation
     em = imgui.get_font_size()
-    _place_next_window(state)
+    _place_next_window(state, frame)
     imgui.begin("##cell-tooltip", None, FLAGS)
     imgui.push_text_wrap_pos(30 * em)
     imgui.text_colored(KIND_COLOURS.get(ex.kind, MUTED), ex.title)
@@ -128,7 +133,7 @@ def draw_cell_tooltip(state: AppState) -> None:
             imgui.end_table()
     if ex.plot == "gelu" and ex.plot_x is not None:
         draw_gelu_plot(ex.plot_x, em)
-    if state.pinned is not None:
+    if state.pointer.pinned is not None:
         imgui.text_colored(MUTED, "pinned · Esc to unpin")
     imgui.pop_text_wrap_pos()
     imgui.end()
@@ -162,11 +167,11 @@ def draw_gelu_plot(x: float, em: float) -> None:
     dl.add_circle_filled(to_px(x, gelu(x)), 4.5, _u32(ACCENT))
 
 
-def draw_title_tooltip(state: AppState) -> None:
-    box = state.model.scene.by_name.get(state.title_hover or "")
+def draw_title_tooltip(state: AppState, frame: Frame) -> None:
+    box = frame.model.scene.by_name.get(state.pointer.title_hover or "")
     if box is None:
         return
-    _place_next_window(state)
+    _place_next_window(state, frame)
     imgui.begin("##title-tooltip", None, FLAGS)
     imgui.text_colored(KIND_COLOURS.get(box.kind, MUTED), box.title)
     imgui.text_colored(MUTED, box.name)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
+from ..session.frame import Frame
 from ..session.learning import VIEWS
 from ..session.state import AppState
 from . import uimap
@@ -26,15 +27,15 @@ class LearnActions:
 _dir_text = {"value": "", "prefilled": ""}  # the folder field; whether it was pre-filled
 
 
-def draw_training_panel(state: AppState, actions: LearnActions) -> None:
-    learning = state.learning
+def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) -> None:
+    learning = state.controllers.learning
     if learning is None:
         return
     em = imgui.get_font_size()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
     # anchored to the bottom-left corner: expanding grows it upward, never off-screen
     imgui.set_next_window_pos(
-        ImVec2(0.8 * em, state.height * k - 0.8 * em), imgui.Cond_.always, ImVec2(0, 1)
+        ImVec2(0.8 * em, state.view.height * k - 0.8 * em), imgui.Cond_.always, ImVec2(0, 1)
     )
     imgui.set_next_window_size(ImVec2(21 * em, 0), imgui.Cond_.first_use_ever)
     imgui.set_next_window_collapsed(True, imgui.Cond_.first_use_ever)
@@ -118,9 +119,9 @@ def draw_training_panel(state: AppState, actions: LearnActions) -> None:
         imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 20 * em)
         imgui.text_colored(WARN, learning.message)
         imgui.pop_text_wrap_pos()
-    if state.model.label:
+    if frame.model.label:
         imgui.text_colored(
-            MUTED, f"{state.model.label} · {state.model.input_text} -> {state.model.output_text}"
+            MUTED, f"{frame.model.label} · {frame.model.input_text} -> {frame.model.output_text}"
         )
     imgui.end()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
+from ..session.frame import Frame
 from ..session.state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
@@ -27,16 +28,16 @@ class WalkActions:
     sampling: tuple[float, int, int] | None = None  # temperature, top-k (0 = off), seed
 
 
-def draw_walkthrough_panel(state: AppState, actions: WalkActions) -> None:
-    player = state.player
+def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) -> None:
+    player = state.controllers.player
     em = imgui.get_font_size()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
     width = PANEL_EM * em
     imgui.set_next_window_pos(
-        ImVec2(state.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
+        ImVec2(state.view.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
     )
-    imgui.set_next_window_size_constraints(ImVec2(width, 0), ImVec2(width, state.height * k))
-    state.link_hover = None
+    imgui.set_next_window_size_constraints(ImVec2(width, 0), ImVec2(width, state.view.height * k))
+    state.pointer.link_hover = None
     if not imgui.begin("Walkthrough", None, imgui.WindowFlags_.always_auto_resize)[0]:
         imgui.end()
         return
@@ -46,7 +47,7 @@ def draw_walkthrough_panel(state: AppState, actions: WalkActions) -> None:
     else:
         _chapters(player)
         if player.active:
-            _step(state, width)
+            _step(state, frame, width)
             _transport(player, em)
     for err in player.chapters.errors if player else ():
         imgui.text_colored(ERROR, f"skipped {err}")
@@ -71,8 +72,8 @@ def _chapters(player) -> None:
         imgui.text_colored(MUTED, "Space plays the walkthrough; the arrows step through it.")
 
 
-def _step(state: AppState, width: float) -> None:
-    player, walk = state.player, state.walk
+def _step(state: AppState, frame: Frame, width: float) -> None:
+    player, walk = state.controllers.player, frame.walk
     assert player is not None
     step_index, _ = player.position()
     chapter = player.chapter
@@ -81,8 +82,8 @@ def _step(state: AppState, width: float) -> None:
     imgui.text(step.title)
     imgui.spacing()
     t = walk.t if walk is not None else 0
-    hovered_box = state.hover.explanation.box if state.hover is not None else None
-    for para in paragraphs(step.text, state.model, t):
+    hovered_box = frame.hover.explanation.box if frame.hover is not None else None
+    for para in paragraphs(step.text, frame.model, t):
         _paragraph(state, para, width, hovered_box)
         imgui.spacing()
     if walk is not None:
@@ -128,7 +129,7 @@ def _paragraph(state: AppState, segments, width: float, hovered_box: str | None)
             else:
                 imgui.text_colored(colour, word)
                 if imgui.is_item_hovered():
-                    state.link_hover = seg.link
+                    state.pointer.link_hover = seg.link
         glue = not seg.text.endswith(" ")
 
 
@@ -172,8 +173,8 @@ def _prompt(state: AppState, actions: WalkActions, em: float) -> None:
     imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 25 * em)
     imgui.text_colored(MUTED, f"-> {model.output_text!r}  ({model.trace.tokens.shape[1]} tokens)")
     imgui.pop_text_wrap_pos()
-    if state.input_error:
-        imgui.text_colored(ERROR, state.input_error)
+    if state.messages.input_error:
+        imgui.text_colored(ERROR, state.messages.input_error)
     _sampling(model, actions, em)
 
 
@@ -216,8 +217,8 @@ def _input(state: AppState, actions: WalkActions, em: float) -> None:
         actions.random_input = True
     imgui.same_line()
     imgui.text_colored(MUTED, f"-> {model.output_text}")
-    if state.input_error:
-        imgui.text_colored(ERROR, state.input_error)
+    if state.messages.input_error:
+        imgui.text_colored(ERROR, state.messages.input_error)
     else:
         imgui.text_colored(MUTED, f"letters from {', '.join(vocab)}; Enter applies")
     _sampling(model, actions, em)

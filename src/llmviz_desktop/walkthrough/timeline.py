@@ -13,24 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..scene.camera import Camera, fly
+from ..scene.drawing import Ghost, Highlight, Motion, Role, highlight
 from ..scene.explain import explain
+from ..scene.framing import Framing
 from .chapters import Chapter, Step
 
 ORDER_CODE = {"columns": 0, "rows": 1, "cells": 2, "all": 3}
 CAMERA_FLY_SECONDS = 1.5  # a step's camera move takes this long (or 40% of a short step)
 FADED_ALPHA = 0.16
-ROLE_SOURCE, ROLE_CELL = 2, 0
-
-
-@dataclass(frozen=True)
-class Ghost:
-    """A column of one box flying to a column of another (embedding lookup, the token loop)."""
-
-    src: int  # box index
-    src_col: int
-    dst: int
-    dst_col: int
-    t: float  # 0 at the source, 1 at the destination
 
 
 @dataclass
@@ -42,12 +32,17 @@ class WalkFrame:
     reveal: dict[int, tuple[float, int]] = field(default_factory=dict)  # box -> (fraction, order)
     alpha: dict[int, float] = field(default_factory=dict)  # box -> opacity (missing: 1)
     highlight: set[int] = field(default_factory=set)  # boxes emphasised by the step
-    cells: list[tuple] = field(default_factory=list)  # renderer highlight entries
+    cells: list[Highlight] = field(default_factory=list)  # cell highlights for the renderer
     ghosts: list[Ghost] = field(default_factory=list)
     caption: list[str] = field(default_factory=list)  # live numbers under the step text
     bars: list[tuple[str, float]] | None = None  # next-token probabilities (sample step)
     model: str | None = None  # the model this moment shows (None: the app's)
     t: int = 0  # token position in focus
+
+    @property
+    def motion(self) -> Motion:
+        """The boxes' part of this moment, for the renderer."""
+        return Motion(self.reveal, self.alpha, self.highlight, self.ghosts)
 
 
 def expand(scene, globs) -> list[int]:
@@ -98,14 +93,12 @@ def focus_position(step: Step, model) -> int:
     return min(max(t, 0), model.scene.n_tokens - 1)
 
 
-def step_camera(step: Step, scene, width: int, height: int, previous: Camera) -> Camera:
-    from ..session.state import camera_preset
-
+def step_camera(step: Step, scene, framing: Framing, previous: Camera) -> Camera:
     spec = step.camera
     if spec is None:
         return previous
     if isinstance(spec, str):
-        return camera_preset(spec, scene, width, height)
+        return framing.preset(spec, scene)
     if "target" in spec:
         x, y, z = (float(v) for v in spec["target"])
         return Camera(
@@ -115,17 +108,11 @@ def step_camera(step: Step, scene, width: int, height: int, previous: Camera) ->
             pitch=float(spec.get("pitch", 0.0)),
             fov=float(spec.get("fov", 40.0)),
         )
-    from ..session.state import free_area
-
     boxes = expand(scene, spec["frame"]) or list(range(len(scene.boxes)))
     lo = np.min([scene.boxes[k].min_corner for k in boxes], axis=0)
     hi = np.max([scene.boxes[k].max_corner for k in boxes], axis=0)
-    base = Camera(yaw=float(spec.get("yaw", -10.0)), pitch=float(spec.get("pitch", 5.0)))
-    # frame into the space between the panels, not under them
-    left, right = free_area(width)
-    margin = float(spec.get("margin", 1.25))
-    cam = base.framing(lo, hi, int(right - left), height, margin=margin)
-    return cam.panned((left + right) / 2 - width / 2, 0.0, height)
+    yaw, pitch = float(spec.get("yaw", -10.0)), float(spec.get("pitch", 5.0))
+    return framing.boxes(lo, hi, yaw, pitch, float(spec.get("margin", 1.25)))
 
 
 def _phase(p: float, a: float, b: float) -> float:
@@ -140,13 +127,13 @@ def _reveal_sequence(frame: WalkFrame, boxes: list[int], p: float, order: int) -
         frame.reveal[b] = (_phase(p, k / n, (k + 1) / n), order)
 
 
-def cameras_until(chapter: Chapter, scene_of, width: int, height: int, start: Camera, k: int):
+def cameras_until(chapter: Chapter, scene_of, framing: Framing, start: Camera, k: int):
     """(camera at the start of step k, camera step k flies to). Each step's camera is its own
     absolute spec, so this walks the steps only to inherit 'keep the previous camera'."""
     cam = start
     for s in chapter.steps[:k]:
-        cam = step_camera(s, scene_of(s), width, height, cam)
-    return cam, step_camera(chapter.steps[k], scene_of(chapter.steps[k]), width, height, cam)
+        cam = step_camera(s, scene_of(s), framing, cam)
+    return cam, step_camera(chapter.steps[k], scene_of(chapter.steps[k]), framing, cam)
 
 
 def frame_at(
@@ -154,8 +141,7 @@ def frame_at(
     step_index: int,
     progress: float,
     model,
-    width: int,
-    height: int,
+    framing: Framing,
     start_camera: Camera,
     scene_of=None,
 ) -> WalkFrame:
@@ -166,7 +152,7 @@ def frame_at(
     step = chapter.steps[step_index]
     scene = model.scene
     scene_of = scene_of or (lambda s: scene)
-    cam_from, cam_to = cameras_until(chapter, scene_of, width, height, start_camera, step_index)
+    cam_from, cam_to = cameras_until(chapter, scene_of, framing, start_camera, step_index)
     fly_p = min(1.0, p * step.duration / min(CAMERA_FLY_SECONDS, 0.4 * step.duration))
     frame = WalkFrame(chapter.id, step_index, p, fly(cam_from, cam_to, fly_p))
     frame.model = step.model or chapter.model
@@ -240,20 +226,13 @@ def _lookup(frame, step, p, model) -> None:
         for box in (tok, pos, emb):
             frame.reveal[box] = (max(frame.reveal[box][0], (t + 1 + c * (T - t - 1)) / T), 0)
     frame.highlight |= {idx["wte.weight"], idx["wpe.weight"]}
-    frame.cells.append((idx["wte.weight"], ROLE_SOURCE, -1, -1, token, token + 1))
-    frame.cells.append((idx["wpe.weight"], ROLE_SOURCE, -1, -1, t, t + 1))
+    frame.cells.append(Highlight(idx["wte.weight"], Role.SOURCE, -1, -1, token, token + 1))
+    frame.cells.append(Highlight(idx["wpe.weight"], Role.SOURCE, -1, -1, t, t + 1))
     vocab = model.config.vocab
     letter = vocab[token] if vocab else str(token)
     frame.caption.append(
         f"position t = {t}: token {letter!r} (id {token}) -> column {token} of wte"
     )
-
-
-def _entry(box: int, role: int, rows, cols) -> tuple:
-    """A renderer highlight entry; a None range means the whole axis."""
-    r0, r1 = rows if rows is not None else (-1, -1)
-    c0, c1 = cols if cols is not None else (-1, -1)
-    return (box, role, r0, r1, c0, c1)
 
 
 def _dot(frame, step, p, model) -> None:
@@ -294,21 +273,23 @@ def _dot(frame, step, p, model) -> None:
         offset = 0
         for s, c, cols in zip(inputs, columns, in_cols, strict=True):  # which box holds term k
             if k < offset + len(c):
-                frame.cells.append((idx[s.box], ROLE_SOURCE, k - offset, k - offset + 1, *cols))
+                frame.cells.append(
+                    Highlight(idx[s.box], Role.SOURCE, k - offset, k - offset + 1, *cols)
+                )
                 break
             offset += len(c)
-        frame.cells.append((idx[wgt.box], ROLE_SOURCE, row, row + 1, k, k + 1))
+        frame.cells.append(Highlight(idx[wgt.box], Role.SOURCE, row, row + 1, k, k + 1))
         frame.caption += [
             f"term k = {k} of {n}:  {x_col[k]:.4g} × {w_row[k]:.4g} = {x_col[k] * w_row[k]:.4g}",
             f"running sum of {k + 1} terms = {float(x_col[: k + 1] @ w_row[: k + 1]):.4g}",
         ]
         return
-    frame.cells += [_entry(idx[s.box], ROLE_SOURCE, s.rows, s.cols) for s in sources]
+    frame.cells += [highlight(idx[s.box], Role.SOURCE, s.rows, s.cols) for s in sources]
     frame.caption += list(ex.lines)
     if p < 0.8 and bias is not None:
         frame.caption.append("... plus the bias")
         return
-    frame.cells.append((box_k, ROLE_CELL, i, i + 1, j, j + 1))
+    frame.cells.append(Highlight(box_k, Role.CELL, i, i + 1, j, j + 1))
     frame.reveal[box_k] = (max(own, _phase(p, 0.85, 1.0)), cells)
 
 
@@ -326,9 +307,9 @@ def _softmax(frame, step, p, model) -> None:
             frame.reveal[box] = ((t + 1 + _phase(p, 0.9, 1.0) * (T - t - 1)) / T, 0)
     s_box = scene.boxes[parts[0]]
     rows = s_box.rows
-    frame.cells.append((parts[0], 1, -1, -1, t, t + 1))
+    frame.cells.append(Highlight(parts[0], Role.LINE, -1, -1, t, t + 1))
     if 0.25 <= p < 0.5 and t + 1 < rows:  # the masked (future) keys of this query
-        frame.cells.append((parts[0], ROLE_SOURCE, t + 1, rows, t, t + 1))
+        frame.cells.append(Highlight(parts[0], Role.SOURCE, t + 1, rows, t, t + 1))
     trace = model.trace
     scores = trace[f"{head}.scores"][0, t]
     frame.caption += [
@@ -354,7 +335,7 @@ def _layernorm(frame, step, p, model) -> None:
             frame.reveal[box] = ((t + 1 + _phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
     for name in (f"{prefix}.weight", f"{prefix}.bias"):
         if name in idx and 0.5 <= p < 0.8:
-            frame.cells.append((idx[name], ROLE_SOURCE, -1, -1, -1, -1))
+            frame.cells.append(Highlight(idx[name], Role.SOURCE, -1, -1, -1, -1))
     trace = model.trace
     mu, rstd = float(trace[f"{prefix}.mean"][0, t]), float(trace[f"{prefix}.rstd"][0, t])
     eps = model.config.layer_norm_epsilon
@@ -378,8 +359,8 @@ def _sample(frame, step, p, model) -> None:
     probs = sampling.distribution(model, t)
     vocab = model.config.vocab or tuple(str(v) for v in range(len(probs)))
     frame.bars = [(vocab[v], float(probs[v])) for v in range(len(probs))]
-    frame.cells.append((idx["probs"], ROLE_SOURCE, -1, -1, t, t + 1))
-    frame.cells.append((idx["output_tokens"], ROLE_CELL, -1, -1, t, t + 1))
+    frame.cells.append(Highlight(idx["probs"], Role.SOURCE, -1, -1, t, t + 1))
+    frame.cells.append(Highlight(idx["output_tokens"], Role.CELL, -1, -1, t, t + 1))
     chosen = int(np.argmax(trace["probs"][0, t]))
     frame.caption.append(f"greedy choice at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
 
@@ -404,7 +385,7 @@ def _autoregressive(frame, step, p, model) -> None:
     frame.reveal[inp] = (min(col + 1, T) / T, 0)
     frame.reveal[out] = ((col + (1.0 if q >= 0.6 else 0.0)) / T, 0)
     if q >= 0.6:
-        frame.cells.append((out, ROLE_CELL, -1, -1, col, col + 1))
+        frame.cells.append(Highlight(out, Role.CELL, -1, -1, col, col + 1))
     if q >= 0.8 and col + 1 < T:
         frame.ghosts.append(Ghost(out, col, inp, col + 1, _phase(q, 0.8, 1.0)))
     if p >= 1.0:

@@ -1,0 +1,50 @@
+"""The headless front end: an EGL context, an offscreen target, the frame renderer and a
+headless imgui, driven by the same tick as the window (`llmviz render`, video export, soak)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..render.context import headless_context
+from ..render.frame import FrameRenderer
+from ..render.offscreen import Offscreen
+from ..session.state import AppState
+from ..ui.headless import HeadlessUI
+from ..ui.panels import draw_ui
+from ..walkthrough.chapters import load_chapters
+from ..walkthrough.player import Player
+from .tick import Frame, Ticker
+
+
+class HeadlessSession:
+    def __init__(self, width: int, height: int):
+        self.width, self.height = width, height
+        self.ctx = headless_context()
+        self.target = Offscreen(self.ctx, width, height)
+        self.ui = HeadlessUI(width, height)
+        self.frame = FrameRenderer(self.ctx)
+        self.ticker = Ticker()
+        self.last: Frame | None = None  # the frame drawn last (reports read it)
+
+    def render(self, state: AppState, dt: float = 0.0) -> np.ndarray:
+        """Tick the state by dt seconds, draw it, and read the image back (RGBA rows from the
+        top)."""
+        ctl = state.controllers
+        if ctl.player is None:  # as in the window: the walkthrough panel, chapter not chosen
+            ctl.player = Player(load_chapters())
+        frame = self.last = self.ticker.tick(state, dt)
+        self.target.use()
+        # imgui sizes an auto-resized window from the previous frame's content: with panels
+        # shown, a settling frame first makes every moment's picture independent of the last
+        for _ in range(2 if state.view.show_ui else 1):
+            self.ui.new_frame()
+            _, state.stats.frame_ms = self.frame.render(
+                frame.drawing, lambda: draw_ui(state, frame)
+            )
+        return self.target.read()
+
+    def release(self) -> None:
+        self.frame.release()
+        self.target.release()
+        self.ui.release()
+        self.ctx.release()

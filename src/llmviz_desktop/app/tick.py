@@ -1,0 +1,102 @@
+"""The one frame step every front end runs — the window, `llmviz render`, video export and the
+soak driver: tick(state, dt) advances the controllers and derives what this frame shows.
+
+    state ──tick──► Frame (model shown, walkthrough moment, hover, legend, Drawing)
+    Frame.drawing ──► render (GL)          state + Frame ──► ui (imgui)
+
+Each stage is contained (session/errors.contained): a failure in the walkthrough, training or
+hover is shown in the error panel and logged, and the frame still comes.
+"""
+
+from __future__ import annotations
+
+from ..scene.drawing import Drawing, Highlight, Role
+from ..scene.hover import HoverTracker
+from ..scene.values import BoxValues, prepare_values
+from ..session.errors import contained
+from ..session.frame import Frame
+from ..session.loaded import LoadedModel
+from ..session.stage import Stage
+from ..session.state import AppState
+from ..walkthrough.timeline import expand
+
+MAX_HIGHLIGHTS = 32  # the shader's Highlights block holds this many; the latest win
+
+
+class Ticker:
+    """tick() with what it keeps between frames: the clock, the walkthrough's loaded models,
+    the hover cache and the values prepared for the model shown."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.stage = Stage()
+        self.hover = HoverTracker()
+        self._values_key: tuple | None = None
+        self._values: BoxValues | None = None
+
+    def tick(self, state: AppState, dt: float) -> Frame:
+        self.now += dt
+        errors, ctl = state.messages.errors, state.controllers
+        player, learning = ctl.player, ctl.learning
+        if player is not None and not contained(errors, "walkthrough", player.advance, dt):
+            player.playing = False
+        if learning is not None:
+            contained(errors, "training", self._learn, state, dt)
+        model, walk = state.home, None
+        moment: list = []
+        if contained(errors, "walkthrough", self._moment, state, moment):
+            model, walk = moment[0]
+        elif player is not None:
+            player.playing = False
+        view = state.view
+        if walk is not None and player is not None and not player.free_camera:
+            view.camera = walk.camera  # the walkthrough owns the camera until the user takes it
+        found: list = []
+        hover = None
+        if contained(errors, "hover", self._hover, state, model, found):
+            hover = found[0]
+        highlights: list[Highlight] = list(walk.cells) if walk is not None else []
+        if state.pointer.link_hover:  # words hovered in the walkthrough text: light tensors
+            glob = state.pointer.link_hover
+            highlights += [Highlight(k, Role.LINE) for k in expand(model.scene, glob)]
+        highlights += hover.highlights if hover is not None else []
+        values = self._values_for(model, view.colors.normalise)
+        drawing = Drawing(
+            model.scene,
+            values,
+            view.camera,
+            view.width,
+            view.height,
+            view.colors,
+            walk.motion if walk is not None else None,
+            highlights[-MAX_HIGHLIGHTS:],
+        )
+        return Frame(model, walk, hover, values.legend, drawing)
+
+    def _learn(self, state: AppState, dt: float) -> None:
+        learning = state.controllers.learning
+        assert learning is not None
+        new = learning.update(self.now, dt)
+        if new is not None:
+            state.home = new
+
+    def _moment(self, state: AppState, out: list) -> None:
+        v = state.view
+        out.append(self.stage.moment(state.controllers.player, state.home, v.width, v.height))
+
+    def _hover(self, state: AppState, model: LoadedModel, out: list) -> None:
+        p, v = state.pointer, state.view
+        info, p.pinned = self.hover.update(model, p.pinned, p.mouse, v.camera, v.width, v.height)
+        out.append(info)
+
+    def _values_for(self, model: LoadedModel, normalise: str) -> BoxValues:
+        """The values drawn for this model, prepared again only when they changed."""
+        key = (model.scene, model.trace, model.display, normalise)  # held: ids never reused
+        old = self._values_key
+        same = old is not None and all(x is y for x, y in zip(old[:3], key[:3], strict=True))
+        if not same or old is None or old[3] != normalise or self._values is None:
+            shown = model.display if model.display is not None else model.params
+            self._values = None  # let a big model's previous values go first
+            self._values = prepare_values(model.scene, model.trace, shown, normalise)
+            self._values_key = key
+        return self._values
