@@ -64,6 +64,7 @@ def bad_later_folder(tmp_path: Path) -> Path:
 # ---- item 2: the superposition button and per-frame failures -----------------------------------
 
 
+@pytest.mark.gl
 def test_opening_the_superposition_panel_keeps_the_window(home):
     """What the 'superposition' button does; the next frame's pacing used to raise
     AttributeError: 'SuperpositionDemo' object has no attribute 'running'."""
@@ -89,6 +90,7 @@ def test_opening_the_superposition_panel_keeps_the_window(home):
         win.on_close()
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize(
     "stage",
     ["pacing", "hover", "flight", "player", "actions", "settings", "ui", "frame renderer"],
@@ -111,7 +113,7 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
 
         target = {
             "pacing": (win.pacer, "wait"),
-            "hover": (win.frame.hover, "update"),
+            "hover": (win.ticker.hover, "update"),
             "flight": (app_module, "fly"),
             "player": (win.state.controllers.player, "advance"),
             "actions": (win, "_walk_actions"),
@@ -137,6 +139,7 @@ def test_a_per_frame_failure_outside_the_panels_is_shown_logged_and_survived(
         win.on_close()
 
 
+@pytest.mark.gl
 def test_an_input_handler_that_raises_is_contained(home, monkeypatch):
     """A glfw callback that raises would end the main loop: clicks, drags and keys that fail
     are shown and logged like a panel's failure."""
@@ -162,6 +165,7 @@ def test_an_input_handler_that_raises_is_contained(home, monkeypatch):
 # ---- item 1: Esc never quits; Ctrl+Q does ------------------------------------------------------
 
 
+@pytest.mark.gl
 def test_escape_is_not_the_exit_key_and_ctrl_q_quits(home, monkeypatch):
     """With glfw's key codes (the headless window has none): Esc stops a camera flight and
     unpins, and the window stays; Ctrl+Q closes it (and saves the settings)."""
@@ -191,6 +195,7 @@ def test_escape_is_not_the_exit_key_and_ctrl_q_quits(home, monkeypatch):
 # ---- item 6: start-up ------------------------------------------------------------------------
 
 
+@pytest.mark.gl
 def test_a_bad_model_folder_opens_nano_sort_with_the_reason(home, tmp_path, capsys):
     """`llmviz --model DIR` with a folder that does not load: the window opens on nano-sort,
     the model panel says why, and one warning line goes to stderr (no traceback)."""
@@ -230,6 +235,7 @@ def run_app_headless(monkeypatch, model_spec=None) -> tuple[int, list]:
     return app_module.run(model_spec, "glfw"), opened
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize("kind", ["fails at trace", "missing", "a file", "empty string"])
 def test_a_bad_last_model_in_the_settings_never_stops_the_start(home, monkeypatch, capsys, kind):
     later = bad_later_folder(home)
@@ -255,6 +261,7 @@ def test_a_bad_last_model_in_the_settings_never_stops_the_start(home, monkeypatc
     assert json.loads((home / "config" / "settings.json").read_text())["model"] == "nano-sort"
 
 
+@pytest.mark.gl
 def test_a_non_string_last_model_is_a_warning_not_a_crash(home, monkeypatch, capsys):
     (home / "config").mkdir()
     (home / "config" / "settings.json").write_text(json.dumps({"model": ["gpt2"]}))
@@ -294,6 +301,7 @@ def test_run_opens_the_window_at_most_the_screen_size(home, monkeypatch):
     assert asked == [(1600, 900)]
 
 
+@pytest.mark.gl
 def test_the_window_starts_without_moderngl_window_info_lines(home):
     """moderngl-window logs the GL context at INFO ('moderngl_window - INFO - Context
     Version') on stderr; the app prints none of it."""
@@ -318,6 +326,7 @@ def test_the_window_starts_without_moderngl_window_info_lines(home):
     assert "Context Version" not in out.stderr + out.stdout
 
 
+@pytest.mark.gl
 def test_a_too_long_input_names_the_context_not_the_text(home):
     """5,000 letters pasted into the input field: one short line under the field naming the
     model's context size; the text is not echoed whole."""

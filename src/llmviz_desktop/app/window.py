@@ -13,12 +13,13 @@ import moderngl_window as mglw
 import numpy as np
 
 from ..model.sampling import Sampling
+from ..model.tokenizer import TokenizerError
 from ..render.context import GLUnavailable, check_version
 from ..render.frame import FrameRenderer
 from ..scene.camera import Camera, fly
 from ..scene.framing import camera_preset
 from ..scene.picking import pick_box, pick_cell
-from ..session.errors import contained, record
+from ..session.errors import contained, record, report
 from ..session.frame import Frame
 from ..session.learning import Learning
 from ..session.loaded import LoadedModel, input_problem, load_model, random_input
@@ -313,8 +314,6 @@ class LlmvizWindow(mglw.WindowConfig):
         """Load `spec` (with this input and sampling) and show it; False when it failed: the
         reason is in the model panel's status line, or under the input field when the typed
         input was refused (too many tokens for the context)."""
-        from ..model.tokenizer import TokenizerError
-
         try:
             home = self.state.home if spec == getattr(self.state.home, "name", None) else None
             model = load_model(
@@ -602,8 +601,6 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
                 file=sys.stderr,
             )
             return 2
-        from ..session.errors import report
-
         print(f"llmviz: the window failed: {report('window', e)}", file=sys.stderr)
         return 1
     return 0

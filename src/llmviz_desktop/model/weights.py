@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import shipped_model_dir
 from .atomic import atomic_write, make_temp, sweep_stale, umask
 from .config import PRESETS, ConfigError, GPTConfig
 from .files import FileProblem, available_memory, open_regular, read_limited, reason
@@ -413,8 +414,6 @@ def save_checkpoint(directory: str | Path, cfg: GPTConfig, params: Params) -> Pa
 def resolve_model(spec: str) -> tuple[GPTConfig, Params | None]:
     """A preset name (with its shipped weights if any, else a render-only shell: params None)
     or a checkpoint directory."""
-    from ..resources import shipped_model_dir
-
     if spec in PRESETS:
         shipped = shipped_model_dir(spec)
         if (shipped / WEIGHTS_FILE).is_file():
@@ -439,8 +438,6 @@ def _existing(spec: str) -> Path:
 def resolve_config(spec: str) -> GPTConfig:
     """resolve_model's configuration alone: a preset's, or a checkpoint's checked against its
     safetensors header; no tensor data is read (for `llmviz params`)."""
-    from ..resources import shipped_model_dir
-
     if spec in PRESETS:
         shipped = shipped_model_dir(spec)
         if (shipped / WEIGHTS_FILE).is_file():

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field, replace
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
+from ..demos.superposition import SuperpositionDemo
 from ..scene.labels import CHAR_WIDTH, place_labels, place_sections
+from ..session.errors import record
 from ..session.frame import Frame
 from ..session.loaded import MODEL_CHOICES
 from ..session.state import AppState
@@ -150,8 +152,6 @@ def guarded(state: AppState, where: str, draw, *args) -> None:
         draw(*args)
     except Exception as e:
         imgui.internal.error_recovery_try_to_recover_state(saved)
-        from ..session.errors import record
-
         record(state.messages.errors, where, e)
 
 
@@ -303,8 +303,6 @@ def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
             state.view.show_help = not state.view.show_help
         imgui.same_line()
         if uimap.button("superposition"):  # 3Blue1Brown's near-orthogonal vectors demo
-            from ..demos.superposition import SuperpositionDemo
-
             state.controllers.superposition = state.controllers.superposition or SuperpositionDemo()
             state.controllers.superposition.visible = True
         if state.view.show_stats:

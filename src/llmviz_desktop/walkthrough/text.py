@@ -10,6 +10,9 @@ from functools import cache
 
 import numpy as np
 
+from ..model.config import preset as preset_config
+from ..model.counts import count_params
+
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.:\[\],\- ]*)\}")
 VALUE = re.compile(r"value:([\w.*-]+)\[(\d+),\s*(\d+)\]$")
@@ -31,11 +34,8 @@ class UnknownPlaceholder(KeyError):
 
 
 @cache
-def _counts(preset: str):
-    from ..model.config import preset as get
-    from ..model.counts import count_params
-
-    return count_params(get(preset))
+def _counts(name: str):
+    return count_params(preset_config(name))
 
 
 def placeholder(name: str, model, t: int) -> str:

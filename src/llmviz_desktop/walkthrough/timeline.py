@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model import sampling
 from ..scene.camera import Camera, fly
 from ..scene.drawing import Ghost, Highlight, Motion, Role, highlight
 from ..scene.explain import explain
@@ -73,15 +74,15 @@ def animation_tensors(scene, step: Step) -> list[int]:
     if a.kind == "reveal":
         return expand_ordered(scene, a.get("tensors"))
     if a.kind == "lookup":
-        return expand_ordered(scene, ["tok_emb", "pos_emb", "emb"])
+        return expand_ordered(scene, scene.embedding_boxes())
     if a.kind == "dot":
         return expand(scene, [a.get("tensor")])
     if a.kind == "softmax":
-        head = a.get("tensor").rsplit(".", 1)[0]
-        return expand_ordered(scene, [f"{head}.{n}" for n in ("scores", "max", "expsum", "probs")])
+        tensor = a.get("tensor")
+        return expand_ordered(scene, scene.softmax_boxes(tensor) if tensor in scene else ())
     if a.kind == "layernorm":
-        p = a.get("prefix")
-        return expand_ordered(scene, [f"{p}.mean", f"{p}.rstd", f"{p}.out"])
+        ln = scene.layer_norm_boxes(a.get("prefix")) or {}
+        return expand_ordered(scene, [ln[n] for n in ("mean", "rstd", "out") if n in ln])
     if a.kind in ("stack", "autoregressive"):
         return [k for k in range(len(scene.boxes)) if _computed(scene, k)]
     return []
@@ -295,10 +296,10 @@ def _dot(frame, step, p, model) -> None:
 
 def _softmax(frame, step, p, model) -> None:
     scene, t = model.scene, frame.t
-    head = step.animation.get("tensor").rsplit(".", 1)[0]
+    names = scene.softmax_boxes(step.animation.get("tensor"))  # scores, max, expsum, probs
     idx = scene.index_of
     T = scene.n_tokens
-    parts = [idx[f"{head}.{n}"] for n in ("scores", "max", "expsum", "probs")]
+    parts = [idx[n] for n in names]
     spans = [(0.0, 0.25), (0.3, 0.45), (0.5, 0.65), (0.7, 0.85)]
     for box, (a, b) in zip(parts, spans, strict=True):
         frame.reveal[box] = ((t + _phase(p, a, b)) / T, ORDER_CODE["columns"])
@@ -311,33 +312,35 @@ def _softmax(frame, step, p, model) -> None:
     if 0.25 <= p < 0.5 and t + 1 < rows:  # the masked (future) keys of this query
         frame.cells.append(Highlight(parts[0], Role.SOURCE, t + 1, rows, t, t + 1))
     trace = model.trace
-    scores = trace[f"{head}.scores"][0, t]
+    _, smax, expsum, probs = names
     frame.caption += [
         f"query t = {t} sees keys 0..{t}; keys {t + 1}..{T - 1} are masked (-inf)",
-        f"max = {float(trace[f'{head}.max'][0, t]):.4g}, "
-        f"sum of exp(s - max) = {float(trace[f'{head}.expsum'][0, t]):.4g}",
-        "probabilities: " + ", ".join(f"{v:.3f}" for v in trace[f"{head}.probs"][0, t, : t + 1]),
+        f"max = {float(trace[smax][0, t]):.4g}, "
+        f"sum of exp(s - max) = {float(trace[expsum][0, t]):.4g}",
+        "probabilities: " + ", ".join(f"{v:.3f}" for v in trace[probs][0, t, : t + 1]),
     ]
-    del scores
 
 
 def _layernorm(frame, step, p, model) -> None:
     scene, t = model.scene, frame.t
     prefix = step.animation.get("prefix")
+    ln = scene.layer_norm_boxes(prefix)
+    if ln is None:
+        raise KeyError(prefix)
     idx = scene.index_of
     T = scene.n_tokens
-    parts = [idx[f"{prefix}.{n}"] for n in ("mean", "rstd", "out")]
+    parts = [idx[ln[n]] for n in ("mean", "rstd", "out")]
     spans = [(0.0, 0.2), (0.25, 0.45), (0.5, 0.75)]
     for box, (a, b) in zip(parts, spans, strict=True):
         frame.reveal[box] = ((t + _phase(p, a, b)) / T, ORDER_CODE["columns"])
     if p >= 0.8:
         for box in parts:
             frame.reveal[box] = ((t + 1 + _phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
-    for name in (f"{prefix}.weight", f"{prefix}.bias"):
+    for name in (ln[n] for n in ("weight", "bias") if n in ln):
         if name in idx and 0.5 <= p < 0.8:
             frame.cells.append(Highlight(idx[name], Role.SOURCE, -1, -1, -1, -1))
     trace = model.trace
-    mu, rstd = float(trace[f"{prefix}.mean"][0, t]), float(trace[f"{prefix}.rstd"][0, t])
+    mu, rstd = float(trace[ln["mean"]][0, t]), float(trace[ln["rstd"]][0, t])
     eps = model.config.layer_norm_epsilon
     frame.caption += [  # each number named by what it is: rstd includes ε, it is not 1/std
         f"column t = {t}: mean μ = {mu:.4g}, rstd = 1/√(σ² + ε) = {rstd:.4g} "
@@ -352,8 +355,6 @@ def _stack(frame, step, p, model) -> None:
 
 
 def _sample(frame, step, p, model) -> None:
-    from ..model import sampling
-
     scene, t, trace = model.scene, frame.t, model.trace
     idx = scene.index_of
     probs = sampling.distribution(model, t)
