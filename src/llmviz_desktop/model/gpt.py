@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import activations as A
 from .config import TANH_GELU, GPTConfig
 from .params import Params, lm_head
 
@@ -50,6 +51,12 @@ class Trace:
         self.tensors[name] = TraceTensor(name, value, axes)
         return value
 
+    def put(
+        self, spec: A.Spec, value: np.ndarray, layer: int | None = None, head: int | None = None
+    ) -> np.ndarray:
+        """add() under the table's name and axes for `spec` (model/activations.py)."""
+        return self.add(spec.name(layer, head), value, spec.axes)
+
     def __getitem__(self, name: str) -> np.ndarray:
         return self.tensors[name].value
 
@@ -67,7 +74,7 @@ class Trace:
 
     @property
     def logits(self) -> np.ndarray:
-        return self["logits"]
+        return self[A.LOGITS.name()]
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -163,26 +170,28 @@ def attn_scale(cfg: GPTConfig, layer: int) -> float:
     return scale
 
 
-def _layer_norm(trace: Trace, prefix: str, x: np.ndarray, params: Params, eps: float):
+def _layer_norm(
+    trace: Trace, ln: A.LayerNorm, layer: int | None, x: np.ndarray, params: Params, eps: float
+):
     mean = x.mean(axis=-1)  # [B, T]
     xc = x - mean[..., None]  # [B, T, C]
     rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1) + eps)  # [B, T]
     xhat = xc * rstd[..., None]  # [B, T, C]
-    out = xhat * params[f"{prefix}.weight"]
-    if f"{prefix}.bias" in params:
-        out = out + params[f"{prefix}.bias"]
-    trace.add(f"{prefix}.mean", mean, ("B", "T"))
-    trace.add(f"{prefix}.rstd", rstd, ("B", "T"))
-    trace.add(f"{prefix}.out", out, ("B", "T", "C"))
-    trace.cache[f"{prefix}.xhat"] = xhat
+    out = xhat * params[ln.weight.name(layer)]
+    if ln.bias.name(layer) in params:
+        out = out + params[ln.bias.name(layer)]
+    trace.put(ln.mean, mean, layer)
+    trace.put(ln.rstd, rstd, layer)
+    trace.put(ln.out, out, layer)
+    trace.cache[f"{ln.prefix(layer)}.xhat"] = xhat  # backward's key
     return out
 
 
-def _linear(x: np.ndarray, params: Params, prefix: str) -> np.ndarray:
-    W = params[f"{prefix}.weight"]
+def _linear(x: np.ndarray, params: Params, w: A.Spec, b: A.Spec, layer: int) -> np.ndarray:
+    W = params[w.name(layer)]
     # one 2-D GEMM: numpy would loop a small GEMM per leading index of a 3-D operand
     y = (x.reshape(-1, W.shape[0]) @ W).reshape(*x.shape[:-1], W.shape[1])  # [..., out]
-    bias = params.get(f"{prefix}.bias")
+    bias = params.get(b.name(layer))
     return y if bias is None else y + bias
 
 
@@ -201,17 +210,17 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
     C, H, D, eps = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.layer_norm_epsilon
     tr = Trace(cfg, tokens)
 
-    tok_emb = tr.add("tok_emb", p["wte.weight"][tokens], ("B", "T", "C"))  # [B, T, C]
-    pos_emb = tr.add("pos_emb", p["wpe.weight"][:T], ("T", "C"))  # [T, C]
-    x = tr.add("emb", tok_emb + pos_emb, ("B", "T", "C"))  # [B, T, C]
+    tok_emb = tr.put(A.TOK_EMB, p[A.WTE.name()][tokens])  # [B, T, C]
+    pos_emb = tr.put(A.POS_EMB, p[A.WPE.name()][:T])  # [T, C]
+    x = tr.put(A.EMB, tok_emb + pos_emb)  # [B, T, C]
 
     causal = np.tril(np.ones((T, T), dtype=bool))  # [T, T] query t sees keys <= t
     for i in range(cfg.n_layer):
-        pre = f"h.{i}"
+        pre = A.block(i)  # backward's cache keys
         scale = np.dtype(dtype).type(attn_scale(cfg, i))
         tr.cache[f"{pre}.in"] = x
-        a = _layer_norm(tr, f"{pre}.ln_1", x, p, eps)  # [B, T, C]
-        qkv = _linear(a, p, f"{pre}.attn.c_attn")  # [B, T, 3C]
+        a = _layer_norm(tr, A.LN_1, i, x, p, eps)  # [B, T, C]
+        qkv = _linear(a, p, A.C_ATTN_WEIGHT, A.C_ATTN_BIAS, i)  # [B, T, 3C]
         heads = qkv.reshape(B, T, 3, H, D).transpose(2, 0, 3, 1, 4)  # [3, B, H, T, D]
         q, k, v = heads[0], heads[1], heads[2]
         scores = (q @ k.swapaxes(-1, -2)) * scale  # [B, H, T, T]
@@ -222,38 +231,37 @@ def forward(cfg: GPTConfig, params: Params, tokens: np.ndarray, dtype=np.float32
         probs = e / esum[..., None]  # [B, H, T, T]
         yh = probs @ v  # [B, H, T, D]
         for h in range(H):
-            hp = f"{pre}.attn.head{h}"
-            tr.add(f"{hp}.q", q[:, h], ("B", "T", "D"))
-            tr.add(f"{hp}.k", k[:, h], ("B", "T", "D"))
-            tr.add(f"{hp}.v", v[:, h], ("B", "T", "D"))
-            tr.add(f"{hp}.scores", scores[:, h], ("B", "T", "T_k"))
-            tr.add(f"{hp}.max", smax[:, h], ("B", "T"))
-            tr.add(f"{hp}.expsum", esum[:, h], ("B", "T"))
-            tr.add(f"{hp}.probs", probs[:, h], ("B", "T", "T_k"))
-            tr.add(f"{hp}.out", yh[:, h], ("B", "T", "D"))
+            tr.put(A.Q, q[:, h], i, h)
+            tr.put(A.K, k[:, h], i, h)
+            tr.put(A.V, v[:, h], i, h)
+            tr.put(A.SCORES, scores[:, h], i, h)
+            tr.put(A.SOFTMAX_MAX, smax[:, h], i, h)
+            tr.put(A.SOFTMAX_EXPSUM, esum[:, h], i, h)
+            tr.put(A.ATTN_PROBS, probs[:, h], i, h)
+            tr.put(A.HEAD_OUT, yh[:, h], i, h)
         y = yh.transpose(0, 2, 1, 3).reshape(B, T, C)  # [B, T, C] heads side by side
         tr.cache.update({f"{pre}.q": q, f"{pre}.k": k, f"{pre}.v": v, f"{pre}.probs": probs})
         tr.cache[f"{pre}.attn_y"] = y
-        proj = tr.add(f"{pre}.attn.proj", _linear(y, p, f"{pre}.attn.c_proj"), ("B", "T", "C"))
-        x = tr.add(f"{pre}.attn.residual", x + proj, ("B", "T", "C"))  # [B, T, C]
+        proj = tr.put(A.ATTN_PROJ, _linear(y, p, A.ATTN_C_PROJ_WEIGHT, A.ATTN_C_PROJ_BIAS, i), i)
+        x = tr.put(A.ATTN_RESIDUAL, x + proj, i)  # [B, T, C]
 
-        m = _layer_norm(tr, f"{pre}.ln_2", x, p, eps)  # [B, T, C]
-        fc = tr.add(f"{pre}.mlp.fc", _linear(m, p, f"{pre}.mlp.c_fc"), ("B", "T", "4C"))
+        m = _layer_norm(tr, A.LN_2, i, x, p, eps)  # [B, T, C]
+        fc = tr.put(A.MLP_FC, _linear(m, p, A.C_FC_WEIGHT, A.C_FC_BIAS, i), i)  # [B, T, 4C]
         if cfg.activation in TANH_GELU:
             t = np.tanh(GELU_A * (fc + GELU_B * fc * fc * fc))  # kept: the backward needs it
             tr.cache[f"{pre}.gelu_tanh"] = t
             g = 0.5 * fc * (1.0 + t)  # = gelu(fc)
         else:
             g = activation(cfg.activation, fc)  # the traced name stays "mlp.gelu"
-        g = tr.add(f"{pre}.mlp.gelu", g, ("B", "T", "4C"))
-        mp = tr.add(f"{pre}.mlp.proj", _linear(g, p, f"{pre}.mlp.c_proj"), ("B", "T", "C"))
-        x = tr.add(f"{pre}.mlp.residual", x + mp, ("B", "T", "C"))  # [B, T, C]
+        g = tr.put(A.MLP_GELU, g, i)
+        mp = tr.put(A.MLP_PROJ, _linear(g, p, A.MLP_C_PROJ_WEIGHT, A.MLP_C_PROJ_BIAS, i), i)
+        x = tr.put(A.MLP_RESIDUAL, x + mp, i)  # [B, T, C]
 
-    xf = _layer_norm(tr, "ln_f", x, p, eps)  # [B, T, C]
+    xf = _layer_norm(tr, A.LN_F, None, x, p, eps)  # [B, T, C]
     W = lm_head(cfg, p)  # [V, C]
     logits = (xf.reshape(B * T, C) @ W.T).reshape(B, T, cfg.vocab_size)  # [B, T, V]
-    tr.add("logits", logits, ("B", "T", "vocab"))
-    tr.add("probs", softmax(logits), ("B", "T", "vocab"))
+    tr.put(A.LOGITS, logits)
+    tr.put(A.PROBS, softmax(logits))
     return tr
 
 

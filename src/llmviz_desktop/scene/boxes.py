@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..model import activations as A
+from ..model.activations import Op, Read
 from ..model.config import GPTConfig
 
 Vec3 = tuple[float, float, float]
@@ -75,7 +77,7 @@ class ValueSource:
             return trace[self.key]
         if self.key == "input":
             return trace.tokens
-        return np.argmax(trace["probs"], axis=-1)  # [B, T] predicted token ids
+        return np.argmax(trace[A.PROBS.name()], axis=-1)  # [B, T] predicted token ids
 
     def matrix(
         self, trace: Any = None, params: Mapping[str, np.ndarray] | None = None
@@ -153,6 +155,12 @@ class TensorBox:
     group: str  # embedding, ln_1, attention, projection, ln_2, mlp, ln_f, output
     heads_merged: int = 1  # > 1: this box stands for that many heads stacked along its rows
     source: ValueSource | None = None  # None: nothing to show (render-only shell)
+    # declared in model/activations.py, copied here by build.py (never parsed from the name)
+    op: Op | None = None  # the operation that made it
+    inputs: tuple[Read, ...] = ()  # (role, box name) of every box it reads
+    spec: str = ""  # its row of the table, e.g. "attn.residual"
+    address: ValueSource | None = None  # where its numbers live, set on shells too
+    index_axes: tuple[str, ...] = ()  # formula letters of address's axes after the batch axis
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -245,3 +253,25 @@ class Scene:
 
     def layer_boxes(self, layer: int) -> list[TensorBox]:
         return [b for b in self.boxes if b.layer == layer]
+
+    def embedding_boxes(self) -> tuple[str, ...]:
+        """tok_emb, pos_emb and their sum emb: the embedding lookup, in order."""
+        return (A.TOK_EMB.name(), A.POS_EMB.name(), A.EMB.name())
+
+    def softmax_boxes(self, name: str) -> tuple[str, ...]:
+        """scores, max, expsum, probs of the attention head box `name` belongs to (the table's
+        names; absent from the scene when `name` is not a head's tensor)."""
+        box = self[name]
+        return A.softmax_names(box.layer, box.head)
+
+    def layer_norm_boxes(self, prefix: str) -> dict[str, str] | None:
+        """The boxes of the layer norm a chapter's prefix names ("h.0.ln_1", "ln_f"): mean,
+        rstd, out, weight and bias (the bias only when the model has one); None if none."""
+        found = A.layer_norm(self.config, prefix)
+        if found is None:
+            return None
+        ln, layer = found
+        parts = {"mean": ln.mean, "rstd": ln.rstd, "out": ln.out, "weight": ln.weight}
+        parts["bias"] = ln.bias
+        names = {role: spec.name(layer) for role, spec in parts.items()}
+        return {role: name for role, name in names.items() if name in self}

@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model import activations as A
 from ..model.config import GPTConfig
 from .boxes import Kind, Scene, TensorBox, ValueSource
 
@@ -92,6 +93,7 @@ class _Builder:
         self.cfg, self.trace, self.params = cfg, trace, params
         self.T = n_tokens
         self.merged = merged
+        self.acts = A.by_name(cfg, merged)  # what each box is, from the table
         self.g = float(gap_cells(cfg)) * CELL  # between neighbours
         self.G = 2 * self.g  # between the parts of a layer, between heads
         self.L = 4 * self.g  # between layers
@@ -112,11 +114,16 @@ class _Builder:
         x: float,
         y: float,
         group: str,
-        layer: int | None = None,
-        head: int | None = None,
-        source: ValueSource | None = None,
         heads_merged: int = 1,
+        address: ValueSource | None = None,
     ) -> None:
+        """One box for the table's tensor `name`; address: where its numbers live when not
+        the default (address_of)."""
+        a = self.acts[name]
+        address = address or self.address_of(a)
+        axes = a.spec.letters()
+        if heads_merged > 1 and a.spec.store == "trace":  # heads side by side (explain.py)
+            axes = ("t", "h") if len(axes) == 1 else (axes[0], f"h·{axes[1]}")
         self.boxes.append(
             TensorBox(
                 name=name,
@@ -128,31 +135,45 @@ class _Builder:
                 col_axis=col_axis,
                 origin=(x, y, FRONT_Z),
                 size=(cols * CELL, rows * CELL, CELL),
-                layer=layer,
-                head=head,
+                layer=a.layer,
+                head=a.head,
                 group=group,
                 heads_merged=heads_merged,
-                source=source,
+                source=address if self.has_values(address) else None,
+                op=a.op,
+                inputs=a.reads,
+                spec=a.spec.key,
+                address=address,
+                index_axes=axes,
             )
         )
 
-    def act(self, name: str, batched: bool = True, ndim: int = 2) -> ValueSource | None:
-        """A trace tensor [B, T, X] drawn as [X, T] (or [B, T] drawn as one row [1, T])."""
-        if self.trace is None:
-            return None
-        return ValueSource("trace", name, transpose=True, batched=batched, ndim=ndim)
-
-    def par(
+    def address_of(
         self,
-        key: str,
+        a: A.Activation,
         transpose: bool = True,
-        ndim: int = 2,
         rows: tuple[int, int] | None = None,
         cols: tuple[int, int] | None = None,
-    ) -> ValueSource | None:
-        if self.params is None or key not in self.params:
-            return None
-        return ValueSource("param", key, transpose=transpose, rows=rows, cols=cols, ndim=ndim)
+        key: str | None = None,
+    ) -> ValueSource:
+        """Where a tensor's numbers are: activations [B, T, X] drawn as [X, T] ([B, T] as one
+        row [1, T]); matrices as W^T unless transpose is off; vectors as one column."""
+        spec = a.spec
+        key = key or spec.key_of(a.layer, a.head)
+        if spec.store == "param":
+            ndim = len((spec.param or spec).axes)
+            return ValueSource(
+                "param", key, transpose=transpose and ndim == 2, rows=rows, cols=cols, ndim=ndim
+            )
+        batched = spec.axes[0] == "B"
+        # a merged shell box stands for [T, H*X] (or [T, H]): two dimensions
+        ndim = 2 if spec.scope == "head" and a.head is None else len(spec.axes) - batched
+        return ValueSource(spec.store, key, transpose=True, batched=batched, ndim=ndim)
+
+    def has_values(self, src: ValueSource) -> bool:
+        if src.store == "param":
+            return self.params is not None and src.key in self.params
+        return self.trace is not None
 
     def linear_params(
         self,
@@ -161,28 +182,23 @@ class _Builder:
         *,
         w_name: str,
         b_name: str,
-        key: str,
         rows: int,
         n_in: int,
         row_axis: str,
         col_axis: str,
         title: str,
-        layer: int,
         group: str,
         out_range: tuple[int, int] | None = None,
-        head: int | None = None,
         heads_merged: int = 1,
     ) -> None:
         """[W^T][b] ending one gap left of x_result, top row at y (rows aligned with the
-        result). W^T is params[key.weight] transposed (its out_range columns when given)."""
+        result). W^T is the weight transposed (its out_range columns when given)."""
         x = x_result
         xb = None
         if self.cfg.bias:
             x = xb = x - self.g - CELL
         xw = x - self.g - n_in * CELL
-        common: dict[str, Any] = dict(
-            group=group, layer=layer, head=head, heads_merged=heads_merged
-        )
+        w = self.address_of(self.acts[w_name], cols=out_range)
         self.add(
             w_name,
             f"{title} weights",
@@ -193,10 +209,12 @@ class _Builder:
             col_axis,
             xw,
             y,
-            source=self.par(f"{key}.weight", cols=out_range),
-            **common,
+            group,
+            heads_merged,
+            w,
         )
         if xb is not None:
+            b = self.address_of(self.acts[b_name], rows=out_range)
             self.add(
                 b_name,
                 f"{title} bias",
@@ -207,13 +225,14 @@ class _Builder:
                 "1",
                 xb,
                 y,
-                source=self.par(f"{key}.bias", transpose=False, ndim=1, rows=out_range),
-                **common,
+                group,
+                heads_merged,
+                b,
             )
 
     def spine(
         self,
-        name: str,
+        spec: A.Spec,
         title: str,
         rows: int,
         row_axis: str,
@@ -221,26 +240,22 @@ class _Builder:
         group: str,
         layer: int | None = None,
         kind: Kind = "intermediate",
-        source: ValueSource | None = None,
     ) -> float:
-        """A [rows, T] box on the spine with its top at y; returns its bottom."""
-        self.add(
-            name, title, kind, rows, self.T, row_axis, "T", self.x0, y, group, layer, source=source
-        )
+        """The tensor `spec` as a [rows, T] box on the spine with its top at y; returns its
+        bottom."""
+        name = spec.name(layer)
+        self.add(name, title, kind, rows, self.T, row_axis, "T", self.x0, y, group)
         return y - rows * CELL
 
     # ---- sections, top to bottom --------------------------------------------------------
 
     def embedding(self, y: float) -> float:
         C, V, P, g = self.cfg.n_embd, self.cfg.vocab_size, self.cfg.block_size, self.g
-        tokens = None
-        if self.trace is not None:
-            tokens = ValueSource("tokens", "input", transpose=True, batched=True, ndim=1)
         grp = "embedding"
-        y = self.spine("input_tokens", "Input tokens", 1, "1", y, grp, kind="token", source=tokens)
+        y = self.spine(A.INPUT_TOKENS, "Input tokens", 1, "1", y, grp, kind="token")
         y -= g
         self.add(
-            "wte.weight",
+            A.WTE.name(),
             "Token embedding weights (wte)",
             "weight",
             C,
@@ -250,12 +265,11 @@ class _Builder:
             self.x0 - g - V * CELL,
             y,
             grp,
-            source=self.par("wte.weight"),
         )
-        y = self.spine("tok_emb", "Token embeddings", C, "C", y, grp, source=self.act("tok_emb"))
+        y = self.spine(A.TOK_EMB, "Token embeddings", C, "C", y, grp)
         y -= g
         self.add(
-            "wpe.weight",
+            A.WPE.name(),
             "Position embedding weights (wpe)",
             "weight",
             C,
@@ -265,78 +279,41 @@ class _Builder:
             self.x0 - g - P * CELL,
             y,
             grp,
-            source=self.par("wpe.weight"),
         )
-        src = self.act("pos_emb", batched=False)
-        y = self.spine("pos_emb", "Position embeddings", C, "C", y, grp, source=src)
+        y = self.spine(A.POS_EMB, "Position embeddings", C, "C", y, grp)
         y -= g
-        return self.spine(
-            "emb", "Embedding (token + position)", C, "C", y, grp, source=self.act("emb")
-        )
+        return self.spine(A.EMB, "Embedding (token + position)", C, "C", y, grp)
 
-    def layer_norm(self, prefix: str, label: str, layer: int | None, group: str, y: float):
+    def layer_norm(self, ln: A.LayerNorm, label: str, layer: int | None, group: str, y: float):
         C, g = self.cfg.n_embd, self.g
-        for stat, title in (("mean", "mean"), ("rstd", "rstd = 1/√(σ²+ε)")):  # one row each
-            name = f"{prefix}.{stat}"
-            y = self.spine(
-                name,
-                f"{label} · {title}",
-                1,
-                "1",
-                y,
-                group,
-                layer,
-                kind="aggregate",
-                source=self.act(name, ndim=1),
-            )
+        for stat, title in ((ln.mean, "mean"), (ln.rstd, "rstd = 1/√(σ²+ε)")):  # one row each
+            y = self.spine(stat, f"{label} · {title}", 1, "1", y, group, layer, kind="aggregate")
             y -= g
         x = self.x0
-        placed = [("weight", "gain")] + ([("bias", "bias")] if self.cfg.bias else [])
+        placed = [(ln.weight, "gain")] + ([(ln.bias, "bias")] if self.cfg.bias else [])
         xs = {}
-        for suffix, _ in reversed(placed):
+        for spec, _ in reversed(placed):
             x -= g + CELL
-            xs[suffix] = x
-        for suffix, word in placed:
-            key = f"{prefix}.{suffix}"
-            self.add(
-                key,
-                f"{label} · {word}",
-                "weight",
-                C,
-                1,
-                "C",
-                "1",
-                xs[suffix],
-                y,
-                group,
-                layer,
-                source=self.par(key, transpose=False, ndim=1),
-            )
-        return self.spine(
-            f"{prefix}.out",
-            f"{label} · output",
-            C,
-            "C",
-            y,
-            group,
-            layer,
-            source=self.act(f"{prefix}.out"),
-        )
+            xs[spec.key] = x
+        for spec, word in placed:
+            name = spec.name(layer)
+            self.add(name, f"{label} · {word}", "weight", C, 1, "C", "1", xs[spec.key], y, group)
+        return self.spine(ln.out, f"{label} · output", C, "C", y, group, layer)
 
     def attention(self, i: int, y: float) -> float:
         cfg, T, g, G = self.cfg, self.T, self.g, self.G
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_dim
         L = f"Layer {i + 1}"
-        # (head, name prefix, title prefix, rows of q/k/v/out, rows of scores, rows of max)
-        units: list[tuple[int | None, str, str, int, int, int]]
+        # (head, title prefix, rows of q/k/v/out, rows of scores, rows of max)
+        units: list[tuple[int | None, str, int, int, int]]
         if self.merged:
-            units = [(None, f"h.{i}.attn.heads", f"{L} · heads 1–{H}", H * D, H * T, H)]
+            units = [(None, f"{L} · heads 1–{H}", H * D, H * T, H)]
             qkv_axis, s_axis, a_axis = "H·D", "H·T_k", "H"
         else:
-            units = [(h, f"h.{i}.attn.head{h}", f"{L} · head {h + 1}", D, T, 1) for h in range(H)]
+            units = [(h, f"{L} · head {h + 1}", D, T, 1) for h in range(H)]
             qkv_axis, s_axis, a_axis = "D", "T_k", "1"
         n_merged = H if self.merged else 1
-        dq, sk, ah = units[0][3], units[0][4], units[0][5]
+        dq, sk, ah = units[0][2], units[0][3], units[0][4]
         # vertical bands, shared by all heads
         y_q = y
         y_s = y_q - dq * CELL - g
@@ -352,22 +329,25 @@ class _Builder:
         left_w = C * CELL + g + bias_w + T * CELL + g
         pitch = left_w + T * CELL + G
         x_first = self.x0 + T * CELL + g  # head 0's k and v sit on the spine columns
-        key = f"h.{i}.attn.c_attn"
-        kinds = (("q", "query", "queries"), ("k", "key", "keys"), ("v", "value", "values"))
-        # the head column below q: (trace suffix, title, kind, rows, row axis, top)
-        head_column: tuple[tuple[str, str, Kind, int, str, float], ...] = (
-            ("scores", "attention scores (q·k/√D)", "intermediate", sk, s_axis, y_s),
-            ("max", "score max", "aggregate", ah, a_axis, y_max),
-            ("expsum", "softmax denominator (exp-sum)", "aggregate", ah, a_axis, y_exp),
-            ("probs", "attention weights (softmax)", "intermediate", sk, s_axis, y_probs),
-            ("out", "output (weights · values)", "intermediate", dq, qkv_axis, y_o),
+        # (weight, bias, result, title word, plural): q, k, v in c_attn's column order
+        kinds = (
+            (A.Q_WEIGHT, A.Q_BIAS, A.Q, "query", "queries"),
+            (A.K_WEIGHT, A.K_BIAS, A.K, "key", "keys"),
+            (A.V_WEIGHT, A.V_BIAS, A.V, "value", "values"),
         )
-        for n, (h, pre, hl, _, _, _) in enumerate(units):
+        # the head column below q: (tensor, title, kind, rows, row axis, top)
+        head_column: tuple[tuple[A.Spec, str, Kind, int, str, float], ...] = (
+            (A.SCORES, "attention scores (q·k/√D)", "intermediate", sk, s_axis, y_s),
+            (A.SOFTMAX_MAX, "score max", "aggregate", ah, a_axis, y_max),
+            (A.SOFTMAX_EXPSUM, "softmax denominator (exp-sum)", "aggregate", ah, a_axis, y_exp),
+            (A.ATTN_PROBS, "attention weights (softmax)", "intermediate", sk, s_axis, y_probs),
+            (A.HEAD_OUT, "output (weights · values)", "intermediate", dq, qkv_axis, y_o),
+        )
+        for n, (h, hl, _, _, _) in enumerate(units):
             xh = x_first + n * pitch
             xkv = xh - g - T * CELL
-            common: dict[str, Any] = dict(group="attention", layer=i, head=h, heads_merged=n_merged)
-            for part, (letter, word, plural) in enumerate(kinds):
-                x_res, y_band = {"q": (xh, y_q), "k": (xkv, y_s), "v": (xkv, y_o)}[letter]
+            for part, (w_spec, b_spec, spec, word, plural) in enumerate(kinds):
+                x_res, y_band = ((xh, y_q), (xkv, y_s), (xkv, y_o))[part]
                 if h is None:
                     out_range = (part * C, (part + 1) * C)
                 else:
@@ -375,19 +355,19 @@ class _Builder:
                 self.linear_params(
                     x_res,
                     y_band,
-                    w_name=f"{pre}.{letter}_weight",
-                    b_name=f"{pre}.{letter}_bias",
-                    key=key,
+                    w_name=w_spec.name(i, h),
+                    b_name=b_spec.name(i, h),
                     rows=dq,
                     n_in=C,
                     row_axis=qkv_axis,
                     col_axis="C",
                     title=f"{hl} · {word}",
+                    group="attention",
                     out_range=out_range,
-                    **common,
+                    heads_merged=n_merged,
                 )
                 self.add(
-                    f"{pre}.{letter}",
+                    spec.name(i, h),
                     f"{hl} · {plural}",
                     "intermediate",
                     dq,
@@ -396,14 +376,12 @@ class _Builder:
                     "T",
                     x_res,
                     y_band,
-                    source=self.act(f"{pre}.{letter}"),
-                    **common,
+                    "attention",
+                    n_merged,
                 )
-            for suffix, title, kind, rows, axis, y_top in head_column:
-                ndim = 1 if kind == "aggregate" else 2
-                src = self.act(f"{pre}.{suffix}", ndim=ndim)
+            for spec, title, kind, rows, axis, y_top in head_column:
                 self.add(
-                    f"{pre}.{suffix}",
+                    spec.name(i, h),
                     f"{hl} · {title}",
                     kind,
                     rows,
@@ -412,66 +390,64 @@ class _Builder:
                     "T",
                     xh,
                     y_top,
-                    source=src,
-                    **common,
+                    "attention",
+                    n_merged,
                 )
         return y_o - dq * CELL
 
-    def traced(self, name: str, title: str, rows: int, axis: str, y: float, group: str, i: int):
-        """An intermediate [rows, T] on the spine whose values are the trace tensor `name`."""
-        return self.spine(name, title, rows, axis, y, group, i, source=self.act(name))
-
-    def matmul(self, i: int, y: float, key: str, out: str, n_in: int, n_out: int, titles, group):
+    def matmul(self, i: int, y: float, w: A.Spec, b: A.Spec, out: A.Spec, titles, group):
         """Weight^T and bias left of the spine, the product (trace `out`) on it; the classic
         layout: the weight row meets the input column at the output cell."""
         axis = {self.cfg.n_embd: "C", 4 * self.cfg.n_embd: "4C"}
+        n_in, n_out = A.shape(self.acts[w.name(i)], self.cfg, 1, self.T)
         self.linear_params(
             self.x0,
             y,
-            w_name=f"{key}.weight",
-            b_name=f"{key}.bias",
-            key=key,
+            w_name=w.name(i),
+            b_name=b.name(i),
             rows=n_out,
             n_in=n_in,
             row_axis=axis[n_out],
             col_axis=axis[n_in],
             title=titles[0],
-            layer=i,
             group=group,
         )
-        return self.traced(out, titles[1], n_out, axis[n_out], y, group, i)
+        return self.spine(out, titles[1], n_out, axis[n_out], y, group, i)
 
     def projection(self, i: int, y: float) -> float:
-        C, L, pre = self.cfg.n_embd, f"Layer {i + 1}", f"h.{i}"
+        C, L = self.cfg.n_embd, f"Layer {i + 1}"
         titles = (f"{L} · attention projection", f"{L} · attention output (projected)")
-        y = self.matmul(i, y, f"{pre}.attn.c_proj", f"{pre}.attn.proj", C, C, titles, "projection")
+        w, b = A.ATTN_C_PROJ_WEIGHT, A.ATTN_C_PROJ_BIAS
+        y = self.matmul(i, y, w, b, A.ATTN_PROJ, titles, "projection")
         y -= self.g
-        return self.traced(
-            f"{pre}.attn.residual", f"{L} · residual + attention", C, "C", y, "projection", i
+        return self.spine(
+            A.ATTN_RESIDUAL, f"{L} · residual + attention", C, "C", y, "projection", i
         )
 
     def mlp(self, i: int, y: float) -> float:
-        C, L, pre, g = self.cfg.n_embd, f"Layer {i + 1}", f"h.{i}", self.g
+        C, L, g = self.cfg.n_embd, f"Layer {i + 1}", self.g
         titles = (f"{L} · MLP up-projection", f"{L} · MLP hidden (pre-GELU)")
-        y = self.matmul(i, y, f"{pre}.mlp.c_fc", f"{pre}.mlp.fc", C, 4 * C, titles, "mlp") - g
-        y = self.traced(f"{pre}.mlp.gelu", f"{L} · MLP hidden (GELU)", 4 * C, "4C", y, "mlp", i)
+        y = self.matmul(i, y, A.C_FC_WEIGHT, A.C_FC_BIAS, A.MLP_FC, titles, "mlp") - g
+        y = self.spine(A.MLP_GELU, f"{L} · MLP hidden (GELU)", 4 * C, "4C", y, "mlp", i)
         titles = (f"{L} · MLP down-projection", f"{L} · MLP output")
-        y = self.matmul(i, y - g, f"{pre}.mlp.c_proj", f"{pre}.mlp.proj", 4 * C, C, titles, "mlp")
-        return self.traced(f"{pre}.mlp.residual", f"{L} · residual + MLP", C, "C", y - g, "mlp", i)
+        w, b = A.MLP_C_PROJ_WEIGHT, A.MLP_C_PROJ_BIAS
+        y = self.matmul(i, y - g, w, b, A.MLP_PROJ, titles, "mlp")
+        return self.spine(A.MLP_RESIDUAL, f"{L} · residual + MLP", C, "C", y - g, "mlp", i)
 
     def output(self, y: float) -> float:
         cfg, g = self.cfg, self.g
         C, V = cfg.n_embd, cfg.vocab_size
-        y = self.layer_norm("ln_f", "Final LN", None, "ln_f", y) - self.G
-        if self.params is not None and "lm_head.weight" in self.params:
-            lm = self.par("lm_head.weight", transpose=False)
+        y = self.layer_norm(A.LN_F, "Final LN", None, "ln_f", y) - self.G
+        lm = A.LM_HEAD.name()
+        if self.params is not None and lm in self.params:
+            key = lm
         else:  # tied: the unembedding is wte's storage
-            lm = self.par("wte.weight", transpose=False) if cfg.tie_word_embeddings else None
+            key = A.WTE.name() if cfg.tie_word_embeddings else lm
         title = "Unembedding weights (lm_head" + (
             " = wte, tied)" if cfg.tie_word_embeddings else ")"
         )
         self.add(
-            "lm_head.weight",
+            lm,
             title,
             "weight",
             V,
@@ -481,36 +457,24 @@ class _Builder:
             self.x0 - g - C * CELL,
             y,
             "output",
-            source=lm,
+            address=self.address_of(self.acts[lm], transpose=False, key=key),
         )
-        y = self.spine("logits", "Logits", V, "vocab", y, "output", source=self.act("logits"))
+        y = self.spine(A.LOGITS, "Logits", V, "vocab", y, "output")
         y -= g
-        y = self.spine(
-            "probs", "Next-token probabilities", V, "vocab", y, "output", source=self.act("probs")
-        )
+        y = self.spine(A.PROBS, "Next-token probabilities", V, "vocab", y, "output")
         y -= g
-        predicted = None
-        if self.trace is not None:
-            predicted = ValueSource("tokens", "predicted", transpose=True, batched=True, ndim=1)
         return self.spine(
-            "output_tokens",
-            "Predicted next tokens",
-            1,
-            "1",
-            y,
-            "output",
-            kind="token",
-            source=predicted,
+            A.OUTPUT_TOKENS, "Predicted next tokens", 1, "1", y, "output", kind="token"
         )
 
     def build(self) -> list[TensorBox]:
         y = self.embedding(0.0) - self.L
         for i in range(self.cfg.n_layer):
             L = f"Layer {i + 1}"
-            y = self.layer_norm(f"h.{i}.ln_1", f"{L} · LN 1", i, "ln_1", y) - self.G
+            y = self.layer_norm(A.LN_1, f"{L} · LN 1", i, "ln_1", y) - self.G
             y = self.attention(i, y) - self.G
             y = self.projection(i, y) - self.G
-            y = self.layer_norm(f"h.{i}.ln_2", f"{L} · LN 2", i, "ln_2", y) - self.G
+            y = self.layer_norm(A.LN_2, f"{L} · LN 2", i, "ln_2", y) - self.G
             y = self.mlp(i, y) - self.L
         self.output(y)
         return self.boxes
@@ -534,7 +498,7 @@ def build_scene(
         T = int(trace.tokens.shape[1])
         if n_tokens is not None and n_tokens != T:
             raise ValueError(f"n_tokens {n_tokens} disagrees with the trace's {T} tokens")
-        if trace["emb"].shape[-1] != cfg.n_embd:
+        if trace[A.EMB.name()].shape[-1] != cfg.n_embd:
             raise ValueError("the trace was not computed with this config")
     else:
         T = n_tokens if n_tokens is not None else min(cfg.block_size, SHELL_MAX_TOKENS)

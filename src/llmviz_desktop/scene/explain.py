@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ..model import activations as A
+from ..model.activations import Op
 from ..model.gpt import GELU_A, GELU_B, activation, attn_scale
 from .boxes import Scene, TensorBox, ValueSource
 
@@ -68,7 +70,6 @@ SYMBOLS = "Σ·√−×∞…≤²³πμγβεσ≈–"
 N_TERMS = 5  # Explanation.terms: the largest |product| terms
 N_INLINE = 3  # terms written out in the numeric line
 N_LISTED = 6  # values written out in a max(...) line
-_CACHE_ATTR = "_explain_info"
 
 
 @dataclass(frozen=True)
@@ -192,115 +193,15 @@ def _listing(values: np.ndarray) -> str:
     return text + (", …" if len(values) > N_LISTED else "")
 
 
-# ---- per-box information (cached on the scene) ----------------------------------------------
+# ---- the cells of other boxes ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Info:
-    tag: str  # which handler explains the box
-    src: ValueSource  # the box's source, or the one it would have with values
-    axes: tuple[str, ...]  # names of the stored array's axes after the batch axis
-    part: int = 0  # q, k, v = 0, 1, 2 for attention boxes
-
-
-_WEIGHT_AXES = {
-    "wte.weight": ("v", "c"),
-    "wpe.weight": ("p", "c"),
-    "lm_head.weight": ("v", "k"),
-    "attn.c_attn.weight": ("k", "j"),
-    "attn.c_attn.bias": ("j",),
-    "attn.c_proj.weight": ("k", "c"),
-    "attn.c_proj.bias": ("c",),
-    "mlp.c_fc.weight": ("k", "j"),
-    "mlp.c_fc.bias": ("j",),
-    "mlp.c_proj.weight": ("k", "c"),
-    "mlp.c_proj.bias": ("c",),
-}
-_HEAD_TAGS = {"q": "qkv", "k": "qkv", "v": "qkv", "scores": "score", "max": "max"}
-_HEAD_TAGS.update({"expsum": "expsum", "probs": "head_probs", "out": "head_out"})
-_SPINE = {  # name (without "h.{i}.") -> (tag, axes)
-    "tok_emb": ("tok_emb", ("t", "c")),
-    "pos_emb": ("pos_emb", ("t", "c")),
-    "emb": ("emb", ("t", "c")),
-    "logits": ("logits", ("t", "v")),
-    "probs": ("probs", ("t", "v")),
-    "attn.proj": ("attn_proj", ("t", "c")),
-    "attn.residual": ("attn_residual", ("t", "c")),
-    "mlp.fc": ("mlp_fc", ("t", "j")),
-    "mlp.gelu": ("gelu", ("t", "j")),
-    "mlp.proj": ("mlp_proj", ("t", "c")),
-    "mlp.residual": ("mlp_residual", ("t", "c")),
-}
-
-
-def _parse(scene: Scene, box: TensorBox) -> _Info:
-    """What a box shows, from its name (the layout's naming scheme) and its source."""
-    cfg = scene.config
-    C, D = cfg.n_embd, cfg.head_dim
-    name = box.name
-    local = name.split(".", 2)[2] if name.startswith("h.") else name
-    tr_src = ValueSource("trace", name, transpose=True, batched=name != "pos_emb")
-    if name in ("input_tokens", "output_tokens"):
-        key = "input" if name == "input_tokens" else "predicted"
-        src = ValueSource("tokens", key, transpose=True, batched=True, ndim=1)
-        return _Info("token", box.source or src, ("t",))
-    if ".attn.head" in name:
-        suffix = name.rsplit(".", 1)[1]
-        merged = box.heads_merged > 1
-        head = box.head or 0
-        if suffix.endswith(("_weight", "_bias")):
-            letter, what = suffix.split("_")
-            part = "qkv".index(letter)
-            lo = part * C + (0 if merged else head * D)
-            rng = (lo, lo + (C if merged else D))
-            key = f"h.{box.layer}.attn.c_attn.{what}"
-            if what == "weight":
-                src = ValueSource("param", key, transpose=True, cols=rng)
-            else:
-                src = ValueSource("param", key, ndim=1, rows=rng)
-            return _Info("weight", box.source or src, _WEIGHT_AXES[f"attn.c_attn.{what}"], part)
-        tag = _HEAD_TAGS[suffix]
-        part = "qkv".index(suffix) if tag == "qkv" else 0
-        if tag in ("max", "expsum"):
-            axes: tuple[str, ...] = ("t", "h") if merged else ("t",)
-        elif tag in ("score", "head_probs"):
-            axes = ("t", "h·t_k") if merged else ("t", "t_k")
-        else:
-            axes = ("t", "h·d") if merged else ("t", "d")
-        src = ValueSource("trace", name, transpose=True, batched=True, ndim=len(axes))
-        return _Info(tag, box.source or src, axes, part)
-    if local in _SPINE:
-        tag, axes = _SPINE[local]
-        return _Info(tag, box.source or tr_src, axes)
-    ln = name.rsplit(".", 1)
-    if ln[0] == "ln_f" or ln[0].endswith((".ln_1", ".ln_2")):
-        if ln[1] in ("mean", "rstd"):
-            src = ValueSource("trace", name, transpose=True, batched=True, ndim=1)
-            return _Info(f"ln_{ln[1]}", box.source or src, ("t",))
-        if ln[1] == "out":
-            return _Info("ln_out", box.source or tr_src, ("t", "c"))
-        return _Info("weight", box.source or ValueSource("param", name, ndim=1), ("c",))
-    if name == "lm_head.weight":
-        key = "wte.weight" if cfg.tie_word_embeddings else name
-        src = ValueSource("param", key)
-        return _Info("weight", box.source or src, _WEIGHT_AXES[name])
-    if local in _WEIGHT_AXES:
-        axes = _WEIGHT_AXES[local]
-        if len(axes) == 1:
-            src = ValueSource("param", name, ndim=1)
-        else:
-            src = ValueSource("param", name, transpose=True)
-        return _Info("weight", box.source or src, axes)
-    raise ValueError(f"explain: no explanation for box {name!r}")
-
-
-def _info(scene: Scene, name: str) -> _Info:
-    """Per-box information, parsed once per scene on first use (stored on the scene)."""
-    cache: dict[str, _Info] = scene.cached(_CACHE_ATTR, dict)
-    info = cache.get(name)
-    if info is None:
-        info = cache[name] = _parse(scene, scene.by_name[name])
-    return info
+def _address(box: TensorBox) -> ValueSource:
+    """Where a box's numbers live (the table's declaration, copied by the layout)."""
+    src = box.address or box.source
+    if src is None or box.op is None:
+        raise ValueError(f"explain: no explanation for box {box.name!r}")
+    return src
 
 
 def _ref(
@@ -316,7 +217,7 @@ def _ref(
     box = scene.by_name.get(name)
     if box is None:
         return None
-    src = _info(scene, name).src
+    src = _address(box)
     n_a, n_b = (box.cols, box.rows) if src.transpose else (box.rows, box.cols)
     clipped = []
     for rng, sl, n in ((a, src.rows, n_a), (b, src.cols, n_b)):
@@ -355,7 +256,6 @@ class _Ctx:
         self,
         scene: Scene,
         box: TensorBox,
-        info: _Info,
         ij: tuple[int, int],
         idx: tuple[int, ...],
         co: dict[str, int],
@@ -368,7 +268,7 @@ class _Ctx:
         self.idx: tuple[int, ...] = idx
         self.cfg = scene.config
         self.box: TensorBox = box
-        self.info: _Info = info
+        self.src: ValueSource = _address(box)
         self.co: dict[str, int] = co
         self.trace = trace
         self.params: Mapping[str, np.ndarray] | None = params
@@ -387,24 +287,34 @@ class _Ctx:
         i, j = self.ij
         self.sources.append(SourceRef(self.box.name, (i, i + 1), (j, j + 1), role))
 
-    def head_name(self, suffix: str) -> str:
-        unit = "heads" if self.merged else f"head{self.head}"
-        return f"h.{self.layer}.attn.{unit}.{suffix}"
+    def input(self, role: str) -> str:
+        """The name of the box this one reads in `role` (declared in the table)."""
+        return next(r.name for r in self.box.inputs if r.role == role)
 
-    def head_ref(self, suffix: str, role: str, a=None, x=None) -> None:
-        """A head tensor's cells: positions a, per-head columns x (None = the whole head)."""
+    def inputs(self, role: str) -> list[str]:
+        return [r.name for r in self.box.inputs if r.role == role]
+
+    def key(self, name: str) -> str:
+        """The stored array (trace name or parameter key) box `name` shows."""
+        return _address(self.scene.by_name[name]).key
+
+    def head_ref(self, role: str, ref_role: str, a=None, x=None) -> None:
+        """Cells of the head tensor read in `role`: positions a, per-head columns x (None =
+        the whole head); a merged box holds the heads side by side."""
+        name = self.input(role)
+        op = self.scene.by_name[name].op
         if self.merged:
-            if suffix in ("max", "expsum"):
+            if op in (Op.SOFTMAX_MAX, Op.SOFTMAX_EXPSUM):
                 w = 1
-            elif suffix in ("scores", "probs"):
+            elif op in (Op.SCORES, Op.SOFTMAX_PROBS):
                 w = self.scene.n_tokens
             else:
                 w = self.cfg.head_dim
             lo = self.head * w
             x = (lo, lo + w) if x is None else (lo + x[0], lo + x[1])
-        elif suffix in ("max", "expsum"):
+        elif op in (Op.SOFTMAX_MAX, Op.SOFTMAX_EXPSUM):
             x = None
-        self.ref(self.head_name(suffix), role, a, x)
+        self.ref(name, ref_role, a, x)
 
     def row(self, name: str, t: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """float64 trace[name][0, t, lo:hi] (no batch axis for pos_emb)."""
@@ -444,31 +354,31 @@ class _Ctx:
         return "" if s is None else f" ({s})"
 
 
-def _stream_input(layer: int) -> str:
-    """The residual stream entering block `layer`."""
-    return "emb" if layer == 0 else f"h.{layer - 1}.mlp.residual"
-
-
-# ---- handlers, one per box tag --------------------------------------------------------------
+# ---- handlers, one per operation ------------------------------------------------------------
 
 
 def _token(c: _Ctx) -> _Out:
     t = c.co["t"]
     c.self_ref("token")
-    if c.info.src.key == "input":
-        out = _Out("token", "token[t] = id of the input token at position t")
-        out.lines.append("an input token, read from the prompt (not computed)")
-        if c.numeric:
-            tok = int(c.trace.tokens[0, t])
-            c.ref("wte.weight", "embedding row", (tok, tok + 1))
-            out.lines.append(f"token id {tok}{c.vtok(tok)}")
-            out.recomputed = float(tok)
-            out.extra.update(token_id=tok, token=c.letter(tok))
-        return out
-    out = _Out("token", "next[t] = argmax_v probs[t,v]  (the predicted next token)")
-    c.ref("probs", "probabilities", (t, t + 1))
+    out = _Out("token", "token[t] = id of the input token at position t")
+    out.lines.append("an input token, read from the prompt (not computed)")
     if c.numeric:
-        p = c.row("probs", t)
+        tok = int(c.trace.tokens[0, t])
+        c.ref(A.WTE.name(), "embedding row", (tok, tok + 1))  # the row it selects
+        out.lines.append(f"token id {tok}{c.vtok(tok)}")
+        out.recomputed = float(tok)
+        out.extra.update(token_id=tok, token=c.letter(tok))
+    return out
+
+
+def _predicted(c: _Ctx) -> _Out:
+    t = c.co["t"]
+    c.self_ref("token")
+    out = _Out("token", "next[t] = argmax_v probs[t,v]  (the predicted next token)")
+    probs = c.input("probs")
+    c.ref(probs, "probabilities", (t, t + 1))
+    if c.numeric:
+        p = c.row(probs, t)
         v = int(np.argmax(p))
         out.lines.append(f"predicted next token = argmax of probs[{t}] = {v}{c.vtok(v)}")
         out.lines.append(f"with probability {fmt(p[v])}")
@@ -478,11 +388,11 @@ def _token(c: _Ctx) -> _Out:
 
 
 def _weight(c: _Ctx) -> _Out:
-    src = c.info.src
-    names = ", ".join(c.info.axes)
+    src = c.src
+    names = ", ".join(c.box.index_axes)
     out = _Out("weight", f"{src.key}[{names}]  (a learned parameter)")
     out.lines.append("a learned parameter: set by training, not computed from the input")
-    if src.key == "wte.weight" and c.box.name == "lm_head.weight":
+    if src.key == A.WTE.name() and c.box.spec == A.LM_HEAD.key:
         out.lines.append("tied: the unembedding is the token embedding table wte")
     c.self_ref("parameter")
     out.extra["param"] = src.key
@@ -496,51 +406,59 @@ def _weight(c: _Ctx) -> _Out:
 def _embedding(c: _Ctx) -> _Out:
     t, ch = c.co["t"], c.co["c"]
     out = _Out("embedding", "tok_emb[t,c] = wte[token[t], c]")
-    c.ref("input_tokens", "token", (t, t + 1))
+    table = c.input("table")
+    c.ref(c.input("token"), "token", (t, t + 1))
     if c.numeric:
         tok = int(c.trace.tokens[0, t])
-        c.ref("wte.weight", "embedding row", (tok, tok + 1), (ch, ch + 1))
-        v = float(c.par("wte.weight")[tok, ch])
+        c.ref(table, "embedding row", (tok, tok + 1), (ch, ch + 1))
+        v = float(c.par(c.key(table))[tok, ch])
         out.lines.append(f"token[{t}] = {tok}{c.vtok(tok)}: row {tok} of the embedding table")
         out.lines.append(f"= wte[{tok}, {ch}] = {fmt(v)}")
         out.recomputed = v
         out.extra.update(token_id=tok, token=c.letter(tok))
     else:
-        c.ref("wte.weight", "embedding table", None, (ch, ch + 1))
+        c.ref(table, "embedding table", None, (ch, ch + 1))
     return out
 
 
 def _position(c: _Ctx) -> _Out:
     t, ch = c.co["t"], c.co["c"]
     out = _Out("position", "pos_emb[t,c] = wpe[t,c]")
-    c.ref("wpe.weight", "position row", (t, t + 1), (ch, ch + 1))
+    table = c.input("table")
+    c.ref(table, "position row", (t, t + 1), (ch, ch + 1))
     out.lines.append(f"row {t} of the position table: the same for every token at position {t}")
     if c.numeric:
-        v = float(c.par("wpe.weight")[t, ch])
+        v = float(c.par(c.key(table))[t, ch])
         out.lines.append(f"= wpe[{t}, {ch}] = {fmt(v)}")
         out.recomputed = v
     return out
 
 
+# the three stream sums: (formula, role of the stream, role of the branch joining it)
+_RESIDUALS = {
+    A.EMB.key: (
+        "emb[t,c] = tok_emb[t,c] + pos_emb[t,c]",
+        ("token embedding", "position embedding"),
+    ),
+    A.ATTN_RESIDUAL.key: (
+        "residual[t,c] = x[t,c] + attn.proj[t,c]",
+        ("residual input", "attention output"),
+    ),
+    A.MLP_RESIDUAL.key: (
+        "residual[t,c] = attn.residual[t,c] + mlp.proj[t,c]",
+        ("residual input", "MLP output"),
+    ),
+}
+
+
 def _residual(c: _Ctx) -> _Out:
     t, ch = c.co["t"], c.co["c"]
-    tag, L = c.info.tag, c.layer
-    if tag == "emb":
-        a, b = "tok_emb", "pos_emb"
-        formula = "emb[t,c] = tok_emb[t,c] + pos_emb[t,c]"
-        roles = ("token embedding", "position embedding")
-    elif tag == "attn_residual":
-        a, b = _stream_input(L), f"h.{L}.attn.proj"
-        formula = "residual[t,c] = x[t,c] + attn.proj[t,c]"
-        roles = ("residual input", "attention output")
-    else:
-        a, b = f"h.{L}.attn.residual", f"h.{L}.mlp.proj"
-        formula = "residual[t,c] = attn.residual[t,c] + mlp.proj[t,c]"
-        roles = ("residual input", "MLP output")
+    a, b = c.input("stream"), c.input("branch")
+    formula, roles = _RESIDUALS[c.box.spec]
     out = _Out("residual", formula)
     c.ref(a, roles[0], (t, t + 1), (ch, ch + 1))
     c.ref(b, roles[1], (t, t + 1), (ch, ch + 1))
-    if tag == "attn_residual":
+    if c.box.spec == A.ATTN_RESIDUAL.key:  # its formula calls the stream x
         out.lines.append(f"x = {a} (the residual stream entering the block)")
     if c.numeric:
         va, vb = c.scalar(a, t, ch), c.scalar(b, t, ch)
@@ -549,77 +467,77 @@ def _residual(c: _Ctx) -> _Out:
     return out
 
 
-def _ln_parts(c: _Ctx) -> tuple[str, str]:
-    """(layer-norm prefix, name of its input)."""
-    prefix = c.box.name.rsplit(".", 1)[0]
-    if prefix == "ln_f":
-        return prefix, f"h.{c.cfg.n_layer - 1}.mlp.residual"
-    if prefix.endswith("ln_1"):
-        return prefix, _stream_input(c.layer)
-    return prefix, f"h.{c.layer}.attn.residual"
-
-
-def _layernorm(c: _Ctx) -> _Out:
-    t = c.co["t"]
-    C, eps = c.cfg.n_embd, c.cfg.layer_norm_epsilon
-    prefix, xname = _ln_parts(c)
-    tag = c.info.tag
+def _ln_mean(c: _Ctx) -> _Out:
+    t, C = c.co["t"], c.cfg.n_embd
+    xname = c.input("x")
     col = (t, t + 1)
     x_line = f"x = {xname}, C = {C}"
-    if tag == "ln_mean":
-        out = _Out("ln_mean", "μ[t] = (1/C)·Σ_c x[t,c]")
-        c.ref(xname, "input column", col)
-        out.lines.append(x_line)
-        out.n_terms = C
-        if c.numeric:
-            x = c.row(xname, t)
-            s = float(x.sum())
-            out.terms = _terms(x, None, x)
-            out.recomputed = s / C
-            inner = _sum_text(out.terms, C, lambda tm: fmt(tm.a))
-            out.lines.append(f"= ({inner}) / {C}")
-            out.lines.append(f"= {fmt(s)} / {C} = {fmt(out.recomputed)}")
-        return out
-    if tag == "ln_rstd":
-        out = _Out("ln_rstd", "rstd[t] = 1/√(σ²[t] + ε),  σ²[t] = Σ_c (x[t,c] − μ[t])²/C")
-        c.ref(xname, "input column", col)
-        c.ref(f"{prefix}.mean", "mean", col)
-        out.lines.append(f"{x_line}, ε = {fmt(eps)}")
-        out.n_terms = C
-        if c.numeric:
-            mu = c.scalar(f"{prefix}.mean", t)
-            xc = c.row(xname, t) - mu
-            sq = xc * xc
-            s = float(sq.sum())
-            var = s / C
-            out.terms = _terms(xc, xc, sq)
-            root = math.sqrt(var + eps)
-            out.recomputed = 1.0 / root
-            inner = _sum_text(out.terms, C, lambda tm: f"({fmt(tm.a)})²")
-            out.lines.append(f"μ = {fmt(mu)}: Σ_c (x − μ)² = {inner} = {fmt(s)}")
-            out.lines.append(f"variance σ² = {fmt(s)}/{C} = {fmt(var)}; √(σ² + ε) = {fmt(root)}")
-            out.lines.append(f"rstd = 1/√(σ² + ε) = 1/{fmt(root)} = {fmt(out.recomputed)}")
-            out.extra.update(mean=mu, variance=var, root=root)
-        return out
-    ch = c.co["c"]
+    out = _Out("ln_mean", "μ[t] = (1/C)·Σ_c x[t,c]")
+    c.ref(xname, "input column", col)
+    out.lines.append(x_line)
+    out.n_terms = C
+    if c.numeric:
+        x = c.row(xname, t)
+        s = float(x.sum())
+        out.terms = _terms(x, None, x)
+        out.recomputed = s / C
+        inner = _sum_text(out.terms, C, lambda tm: fmt(tm.a))
+        out.lines.append(f"= ({inner}) / {C}")
+        out.lines.append(f"= {fmt(s)} / {C} = {fmt(out.recomputed)}")
+    return out
+
+
+def _ln_rstd(c: _Ctx) -> _Out:
+    t = c.co["t"]
+    C, eps = c.cfg.n_embd, c.cfg.layer_norm_epsilon
+    xname, mean = c.input("x"), c.input("mean")
+    col = (t, t + 1)
+    x_line = f"x = {xname}, C = {C}"
+    out = _Out("ln_rstd", "rstd[t] = 1/√(σ²[t] + ε),  σ²[t] = Σ_c (x[t,c] − μ[t])²/C")
+    c.ref(xname, "input column", col)
+    c.ref(mean, "mean", col)
+    out.lines.append(f"{x_line}, ε = {fmt(eps)}")
+    out.n_terms = C
+    if c.numeric:
+        mu = c.scalar(mean, t)
+        xc = c.row(xname, t) - mu
+        sq = xc * xc
+        s = float(sq.sum())
+        var = s / C
+        out.terms = _terms(xc, xc, sq)
+        root = math.sqrt(var + eps)
+        out.recomputed = 1.0 / root
+        inner = _sum_text(out.terms, C, lambda tm: f"({fmt(tm.a)})²")
+        out.lines.append(f"μ = {fmt(mu)}: Σ_c (x − μ)² = {inner} = {fmt(s)}")
+        out.lines.append(f"variance σ² = {fmt(s)}/{C} = {fmt(var)}; √(σ² + ε) = {fmt(root)}")
+        out.lines.append(f"rstd = 1/√(σ² + ε) = 1/{fmt(root)} = {fmt(out.recomputed)}")
+        out.extra.update(mean=mu, variance=var, root=root)
+    return out
+
+
+def _ln_out(c: _Ctx) -> _Out:
+    t, ch, C = c.co["t"], c.co["c"], c.cfg.n_embd
+    xname, mean, rstd_name, gain = c.input("x"), c.input("mean"), c.input("rstd"), c.input("gain")
+    bias = c.inputs("bias")  # declared only when the config has biases
+    col = (t, t + 1)
     has_bias = c.cfg.bias
     formula = "out[t,c] = (x[t,c] − μ[t])·rstd[t]·γ[c]" + (" + β[c]" if has_bias else "")
     out = _Out("layernorm", formula)
     c.ref(xname, "input column", col)
-    c.ref(f"{prefix}.mean", "mean", col)
-    c.ref(f"{prefix}.rstd", "rstd", col)
-    c.ref(f"{prefix}.weight", "gain γ", (ch, ch + 1))
-    if has_bias:
-        c.ref(f"{prefix}.bias", "bias β", (ch, ch + 1))
+    c.ref(mean, "mean", col)
+    c.ref(rstd_name, "rstd", col)
+    c.ref(gain, "gain γ", (ch, ch + 1))
+    for name in bias:
+        c.ref(name, "bias β", (ch, ch + 1))
     out.lines.append(
-        f"{x_line}; γ = {prefix}.weight" + (f", β = {prefix}.bias" if has_bias else "")
+        f"x = {xname}, C = {C}; γ = {gain}" + "".join(f", β = {name}" for name in bias)
     )
     if c.numeric:
         xi = c.scalar(xname, t, ch)
-        mu, rstd = c.scalar(f"{prefix}.mean", t), c.scalar(f"{prefix}.rstd", t)
-        g = float(c.par(f"{prefix}.weight")[ch])
-        bkey = f"{prefix}.bias"
-        beta = float(c.par(bkey)[ch]) if has_bias and c.has_param(bkey) else 0.0
+        mu, rstd = c.scalar(mean, t), c.scalar(rstd_name, t)
+        g = float(c.par(c.key(gain))[ch])
+        bkeys = [c.key(name) for name in bias]
+        beta = float(c.par(bkeys[0])[ch]) if bkeys and c.has_param(bkeys[0]) else 0.0
         xh = (xi - mu) * rstd
         out.recomputed = xh * g + beta
         tail = f" + {fmt(beta)}" if has_bias else ""
@@ -659,9 +577,12 @@ def _linear(
     return out
 
 
+_QKV = (A.Q.key, A.K.key, A.V.key)  # c_attn's column blocks, in order
+
+
 def _qkv(c: _Ctx) -> _Out:
-    t, d, h, L = c.co["t"], c.co["d"], c.head, c.layer
-    C, D, part = c.cfg.n_embd, c.cfg.head_dim, c.info.part
+    t, d, h = c.co["t"], c.co["d"], c.head
+    C, D, part = c.cfg.n_embd, c.cfg.head_dim, _QKV.index(c.box.spec)
     letter = "qkv"[part]
     col = part * C + h * D + d
     has_b = c.cfg.bias
@@ -671,25 +592,17 @@ def _qkv(c: _Ctx) -> _Out:
     out.lines.append(
         f"j = {part}·{C} + {h}·{D} + {d} = {col}" + ("  (b = c_attn.bias)" if b else "")
     )
-    x_name = f"h.{L}.ln_1.out"
+    x_name, weight, bias = c.input("x"), c.input("weight"), c.inputs("bias")
     c.ref(x_name, "input column", (t, t + 1))
-    c.ref(c.head_name(f"{letter}_weight"), "weight column", None, (col, col + 1))
-    if has_b:
-        c.ref(c.head_name(f"{letter}_bias"), "bias", (col, col + 1))
-    return _linear(
-        c,
-        out,
-        lambda: c.row(x_name, t),
-        f"h.{L}.attn.c_attn.weight",
-        col,
-        f"h.{L}.attn.c_attn.bias" if has_b else None,
-        C,
-    )
+    c.ref(weight, "weight column", None, (col, col + 1))
+    for name in bias:
+        c.ref(name, "bias", (col, col + 1))
+    b_key = c.key(bias[0]) if bias else None
+    return _linear(c, out, lambda: c.row(x_name, t), c.key(weight), col, b_key, C)
 
 
 def _score(c: _Ctx) -> _Out:
     t, tk, D = c.co["t"], c.co["t_k"], c.cfg.head_dim
-    pre = c.head_name("")
     if tk > t:
         out = _Out("masked_score", "s[t,t_k] = −∞ for t_k > t  (causal mask)")
         out.lines.append(f"t_k = {tk} > t = {t}: a future position the query cannot attend to")
@@ -714,7 +627,7 @@ def _score(c: _Ctx) -> _Out:
     if by_layer:
         out.lines.append(f"layer {c.layer}: also divided by layer + 1 = {c.layer + 1}")
     if c.numeric:
-        q, k = c.row(pre + "q", t), c.row(pre + "k", tk)
+        q, k = c.row(c.input("q"), t), c.row(c.input("k"), tk)
         products = q * k
         s = float(products.sum())
         out.terms = _terms(q, k, products)
@@ -735,7 +648,7 @@ def _smax(c: _Ctx) -> _Out:
     out.lines.append(f"over the {t + 1} visible keys t_k = 0 … {t} (the stable-softmax shift)")
     c.head_ref("scores", "scores", (t, t + 1), (0, t + 1))
     if c.numeric:
-        s = c.row(c.head_name("scores"), t, 0, t + 1)
+        s = c.row(c.input("scores"), t, 0, t + 1)
         k = int(np.argmax(s))
         out.recomputed = float(s[k])
         out.lines.append(f"= max({_listing(s)}) = {fmt(s[k])}  (at t_k = {k}{c.tok(k)})")
@@ -751,8 +664,8 @@ def _expsum(c: _Ctx) -> _Out:
     out.n_terms = t + 1
     out.lines.append(f"over the {t + 1} visible keys t_k = 0 … {t}")
     if c.numeric:
-        m = c.scalar(c.head_name("max"), t)
-        a = c.row(c.head_name("scores"), t, 0, t + 1) - m
+        m = c.scalar(c.input("max"), t)
+        a = c.row(c.input("scores"), t, 0, t + 1) - m
         with np.errstate(under="ignore"):
             e = np.exp(a)
         out.terms = _terms(a, None, e)
@@ -779,9 +692,9 @@ def _head_probs(c: _Ctx) -> _Out:
             out.recomputed = 0.0
         return out
     if c.numeric:
-        s = c.scalar(c.head_name("scores"), t, tk)
-        m = c.scalar(c.head_name("max"), t)
-        z = c.scalar(c.head_name("expsum"), t)
+        s = c.scalar(c.input("scores"), t, tk)
+        m = c.scalar(c.input("max"), t)
+        z = c.scalar(c.input("expsum"), t)
         e = math.exp(s - m)
         out.recomputed = e / z
         out.lines.append(f"= exp({fmt(s)} − {fmt(m)}) / {fmt(z)}")
@@ -798,8 +711,8 @@ def _head_out(c: _Ctx) -> _Out:
     out.n_terms = t + 1
     out.lines.append(f"a weighted average of the values of the {t + 1} visible positions")
     if c.numeric:
-        p = c.row(c.head_name("probs"), t, 0, t + 1)
-        vname = c.head_name("v")
+        p = c.row(c.input("probs"), t, 0, t + 1)
+        vname = c.input("v")
         arr = c.trace[vname][0]
         v = np.asarray(arr[: t + 1, d], dtype=np.float64)
         products = p * v
@@ -812,47 +725,62 @@ def _head_out(c: _Ctx) -> _Out:
 
 
 def _attn_proj(c: _Ctx) -> _Out:
-    t, ch, L = c.co["t"], c.co["c"], c.layer
+    t, ch = c.co["t"], c.co["c"]
     H, D, C = c.cfg.n_head, c.cfg.head_dim, c.cfg.n_embd
     b = "b[c] + " if c.cfg.bias else ""
     formula = f"proj[t,c] = {b}Σ_k y[t,k]·c_proj.weight[k,c],  y[t,h·D+d] = head h out[t,d]"
     out = _Out("matmul", formula)
     out.lines.append(f"y: the {H} heads' outputs side by side ({H} × {D} = {C} values)")
-    merged = c.scene.heads_merged > 1
-    units = [f"h.{L}.attn.heads.out"] if merged else [f"h.{L}.attn.head{h}.out" for h in range(H)]
+    units = c.inputs("x")  # every head's output (one merged box in a large shell)
+    weight, bias = c.input("weight"), c.inputs("bias")
     for name in units:
         c.ref(name, "head output", (t, t + 1))
-    key = f"h.{L}.attn.c_proj"
-    c.ref(f"{key}.weight", "weight column", None, (ch, ch + 1))
-    if c.cfg.bias:
-        c.ref(f"{key}.bias", "bias", (ch, ch + 1))
+    c.ref(weight, "weight column", None, (ch, ch + 1))
+    for name in bias:
+        c.ref(name, "bias", (ch, ch + 1))
 
     def y() -> np.ndarray:
         return np.concatenate([c.row(name, t) for name in units])
 
-    bias_key = f"{key}.bias" if c.cfg.bias else None
-    return _linear(c, out, y, f"{key}.weight", ch, bias_key, C)
+    bias_key = c.key(bias[0]) if bias else None
+    return _linear(c, out, y, c.key(weight), ch, bias_key, C)
 
 
 def _mlp_matmul(c: _Ctx) -> _Out:
-    t, L, C = c.co["t"], c.layer, c.cfg.n_embd
+    t, C = c.co["t"], c.cfg.n_embd
     has_b = c.cfg.bias
-    if c.info.tag == "mlp_fc":
-        col, x_name, key, n_in = c.co["j"], f"h.{L}.ln_2.out", f"h.{L}.mlp.c_fc", C
+    if c.box.spec == A.MLP_FC.key:
+        col, n_in = c.co["j"], C
         b = "b[j] + " if has_b else ""
         formula = f"fc[t,j] = {b}Σ_k ln_2.out[t,k]·c_fc.weight[k,j]"
     else:
-        col, x_name, key, n_in = c.co["c"], f"h.{L}.mlp.gelu", f"h.{L}.mlp.c_proj", 4 * C
+        col, n_in = c.co["c"], 4 * C
         b = "b[c] + " if has_b else ""
         formula = f"proj[t,c] = {b}Σ_k gelu[t,k]·c_proj.weight[k,c]"
+    x_name, weight, bias = c.input("x"), c.input("weight"), c.inputs("bias")
     out = _Out("matmul", formula)
     c.ref(x_name, "input column", (t, t + 1))
-    c.ref(f"{key}.weight", "weight column", None, (col, col + 1))
-    if has_b:
-        c.ref(f"{key}.bias", "bias", (col, col + 1))
-    bias_key = f"{key}.bias" if has_b else None
+    c.ref(weight, "weight column", None, (col, col + 1))
+    for name in bias:
+        c.ref(name, "bias", (col, col + 1))
+    bias_key = c.key(bias[0]) if bias else None
     x = lambda: c.row(x_name, t)  # noqa: E731
-    return _linear(c, out, x, f"{key}.weight", col, bias_key, n_in)
+    return _linear(c, out, x, c.key(weight), col, bias_key, n_in)
+
+
+# LINEAR boxes differ in what they read and how their formula is written
+_LINEARS: dict[str, Callable[[_Ctx], _Out]] = {
+    A.Q.key: _qkv,
+    A.K.key: _qkv,
+    A.V.key: _qkv,
+    A.ATTN_PROJ.key: _attn_proj,
+    A.MLP_FC.key: _mlp_matmul,
+    A.MLP_PROJ.key: _mlp_matmul,
+}
+
+
+def _linear_op(c: _Ctx) -> _Out:
+    return _LINEARS[c.box.spec](c)
 
 
 _ACTIVATION_FORMULAS = {  # activation_function values other than the tanh GELU
@@ -864,14 +792,15 @@ _ACTIVATION_FORMULAS = {  # activation_function values other than the tanh GELU
 
 
 def _gelu(c: _Ctx) -> _Out:
-    t, j, L = c.co["t"], c.co["j"], c.layer
+    t, j = c.co["t"], c.co["j"]
+    fc = c.input("x")
     act = c.cfg.activation
     if act in _ACTIVATION_FORMULAS:  # the config's own nonlinearity, not the tanh GELU
         out = _Out("gelu", _ACTIVATION_FORMULAS[act])
         out.plot = "gelu" if act == "gelu" else None
-        c.ref(f"h.{L}.mlp.fc", "input", (t, t + 1), (j, j + 1))
+        c.ref(fc, "input", (t, t + 1), (j, j + 1))
         if c.numeric:
-            x = c.scalar(f"h.{L}.mlp.fc", t, j)
+            x = c.scalar(fc, t, j)
             out.recomputed = float(activation(act, np.array([x], dtype=np.float64))[0])
             out.plot_x = x
             out.lines.append(f"x = fc[{t}, {j}] = {fmt(x)}")
@@ -882,9 +811,9 @@ def _gelu(c: _Ctx) -> _Out:
         return out
     out = _Out("gelu", "gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),  x = fc[t,j]")
     out.plot = "gelu"
-    c.ref(f"h.{L}.mlp.fc", "input", (t, t + 1), (j, j + 1))
+    c.ref(fc, "input", (t, t + 1), (j, j + 1))
     if c.numeric:
-        x = c.scalar(f"h.{L}.mlp.fc", t, j)
+        x = c.scalar(fc, t, j)
         inner = GELU_A * (x + GELU_B * x * x * x)
         th = math.tanh(inner)
         out.recomputed = 0.5 * x * (1.0 + th)
@@ -902,17 +831,19 @@ def _gelu(c: _Ctx) -> _Out:
 def _logits(c: _Ctx) -> _Out:
     t, v, C = c.co["t"], c.co["v"], c.cfg.n_embd
     tied = c.cfg.tie_word_embeddings
-    w = "wte.weight (tied)" if tied else "lm_head.weight"
+    wte, lm = A.WTE.name(), A.LM_HEAD.name()
+    w = f"{wte} (tied)" if tied else lm
     out = _Out("logits", "logits[t,v] = Σ_k ln_f.out[t,k]·W_lm[v,k]")
     out.lines.append(f"W_lm = {w}; row v = {v}{c.vtok(v)}: how much each feature votes for it")
-    c.ref("ln_f.out", "input column", (t, t + 1))
-    c.ref("lm_head.weight", "unembedding row", (v, v + 1))
+    x_name = c.input("x")
+    c.ref(x_name, "input column", (t, t + 1))
+    c.ref(c.input("weight"), "unembedding row", (v, v + 1))
     out.n_terms = C
     if not c.numeric:
         out.lines.append(f"sum over k = 0 … {C - 1} ({C} terms)")
         return out
-    x = c.row("ln_f.out", t)
-    key = "wte.weight" if tied or not c.has_param("lm_head.weight") else "lm_head.weight"
+    x = c.row(x_name, t)
+    key = wte if tied or not c.has_param(lm) else lm
     wv = np.asarray(c.par(key)[v], dtype=np.float64)
     products = x * wv
     out.terms = _terms(x, wv, products)
@@ -927,11 +858,12 @@ def _probs(c: _Ctx) -> _Out:
     t, v, V = c.co["t"], c.co["v"], c.cfg.vocab_size
     out = _Out("probs", "p[t,v] = exp(logits[t,v] − m[t]) / Σ_u exp(logits[t,u] − m[t])")
     out.lines.append(f"softmax over the {V} vocabulary entries; m[t] = max_u logits[t,u]")
-    c.ref("logits", "logit", (t, t + 1), (v, v + 1))
-    c.ref("logits", "logits column", (t, t + 1))
+    logits = c.input("logits")
+    c.ref(logits, "logit", (t, t + 1), (v, v + 1))
+    c.ref(logits, "logits column", (t, t + 1))
     out.n_terms = V
     if c.numeric:
-        lg = c.row("logits", t)
+        lg = c.row(logits, t)
         m = float(lg.max())
         a = lg - m
         with np.errstate(under="ignore"):
@@ -947,40 +879,36 @@ def _probs(c: _Ctx) -> _Out:
     return out
 
 
-_HANDLERS: dict[str, Callable[[_Ctx], _Out]] = {
-    "token": _token,
-    "weight": _weight,
-    "tok_emb": _embedding,
-    "pos_emb": _position,
-    "emb": _residual,
-    "attn_residual": _residual,
-    "mlp_residual": _residual,
-    "ln_mean": _layernorm,
-    "ln_rstd": _layernorm,
-    "ln_out": _layernorm,
-    "qkv": _qkv,
-    "score": _score,
-    "max": _smax,
-    "expsum": _expsum,
-    "head_probs": _head_probs,
-    "head_out": _head_out,
-    "attn_proj": _attn_proj,
-    "mlp_fc": _mlp_matmul,
-    "mlp_proj": _mlp_matmul,
-    "gelu": _gelu,
-    "logits": _logits,
-    "probs": _probs,
+_HANDLERS: dict[Op, Callable[[_Ctx], _Out]] = {
+    Op.TOKEN: _token,
+    Op.ARGMAX: _predicted,
+    Op.WEIGHT: _weight,
+    Op.EMBED: _embedding,
+    Op.POS_EMBED: _position,
+    Op.RESIDUAL_ADD: _residual,
+    Op.LAYERNORM_MEAN: _ln_mean,
+    Op.LAYERNORM_RSTD: _ln_rstd,
+    Op.LAYERNORM_OUT: _ln_out,
+    Op.LINEAR: _linear_op,
+    Op.SCORES: _score,
+    Op.SOFTMAX_MAX: _smax,
+    Op.SOFTMAX_EXPSUM: _expsum,
+    Op.SOFTMAX_PROBS: _head_probs,
+    Op.HEAD_OUT: _head_out,
+    Op.GELU: _gelu,
+    Op.LOGITS: _logits,
+    Op.PROBS: _probs,
 }
 
 
 # ---- the entry point ------------------------------------------------------------------------
 
 
-def _coords(scene: Scene, info: _Info, idx: tuple[int, ...]) -> dict[str, int]:
+def _coords(scene: Scene, box: TensorBox, idx: tuple[int, ...]) -> dict[str, int]:
     """Named coordinates of an index (merged-head columns split into h and d / t_k)."""
-    rest = idx[1:] if info.src.batched else idx
+    rest = idx[1:] if _address(box).batched else idx
     co: dict[str, int] = {}
-    for name, v in zip(info.axes, rest, strict=False):
+    for name, v in zip(box.index_axes, rest, strict=False):
         if name == "h·d":
             D = scene.config.head_dim
             co["h"], co["d"] = divmod(v, D)
@@ -991,7 +919,7 @@ def _coords(scene: Scene, info: _Info, idx: tuple[int, ...]) -> dict[str, int]:
     return co
 
 
-def _index_text(c: _Ctx, info: _Info, idx: tuple[int, ...]) -> str:
+def _index_text(c: _Ctx, idx: tuple[int, ...]) -> str:
     parts = []
     for name, v in c.co.items():
         label = f"{name} = {v}"
@@ -1001,17 +929,17 @@ def _index_text(c: _Ctx, info: _Info, idx: tuple[int, ...]) -> str:
             label += c.vtok(v)
         parts.append(label)
     text = ", ".join(parts)
-    if info.src.store == "param":
-        text = f"{info.src.key}[{', '.join(str(v) for v in idx)}]: {text}"
+    if c.src.store == "param":
+        text = f"{c.src.key}[{', '.join(str(v) for v in idx)}]: {text}"
     return text
 
 
-def _has_values(box: TensorBox, info: _Info, trace: Any, params: Any) -> bool:
+def _has_values(box: TensorBox, trace: Any, params: Any) -> bool:
     if box.source is None:
         return False
-    if info.tag == "weight":
+    if box.op == Op.WEIGHT:
         return params is not None
-    if info.tag == "token":
+    if box.op in (Op.TOKEN, Op.ARGMAX):
         return trace is not None
     return trace is not None and params is not None
 
@@ -1029,14 +957,13 @@ def explain(
     i, j = int(i), int(j)
     if not (0 <= i < box.rows and 0 <= j < box.cols):
         raise IndexError(f"{box_name}: cell ({i}, {j}) outside {box.rows} x {box.cols}")
-    info = _info(scene, box_name)
-    idx = info.src.index(i, j)
-    numeric = _has_values(box, info, trace, params)
-    co = _coords(scene, info, idx)
+    src = _address(box)
+    idx = src.index(i, j)
+    numeric = _has_values(box, trace, params)
+    co = _coords(scene, box, idx)
     c = _Ctx(
         scene,
         box,
-        info,
         (i, j),
         idx,
         co,
@@ -1044,14 +971,13 @@ def explain(
         params if numeric else None,
         numeric,
     )
-    index_text = _index_text(c, info, idx)
-    out = _HANDLERS[info.tag](c)
+    index_text = _index_text(c, idx)
+    out = _HANDLERS[box.op](c)  # type: ignore[index]  # _address checked op
     value = shown = None
     if numeric:
-        src = info.src
-        if src.store == "tokens" and src.key == "predicted":
+        if box.op == Op.ARGMAX:
             # what ValueSource.array draws (argmax over the whole trace), for this row only
-            stored = np.argmax(trace["probs"][idx])
+            stored = np.argmax(trace[c.input("probs")][idx])
         else:
             stored = src.array(trace, params)[idx]
         value = float(np.float32(stored))  # exactly what box.source.matrix() draws

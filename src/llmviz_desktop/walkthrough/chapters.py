@@ -6,14 +6,18 @@ message is one line naming the file and the field (or the TOML line).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..model.files import FileProblem, read_limited
 from ..resources import walkthrough_dir
+from ..scene.boxes import Scene
+from .text import links
 
 ANIMATIONS: dict[str, dict[str, type]] = {
     "none": {},
@@ -275,3 +279,41 @@ def load_chapters(directory: Path | None = None) -> ChapterSet:
         seen.add(chapter.id)
         chapters.append(chapter)
     return ChapterSet(chapters, errors)
+
+
+def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -> list[str]:
+    """One line per tensor name or glob of a chapter that names no box of the scene its step
+    shows (the names the model's table of activations gives, model/activations.py).
+
+    scene_of(model) is the scene of a step's model (None: the app's own). Checked: revealed,
+    show, fade, highlight, camera frames, text links, and each animation's tensors: a dot's
+    tensor names one box, a softmax's an attention head's tensor, a layernorm's prefix a
+    layer norm."""
+    name = _key(chapter.path.name)
+    problems: list[str] = []
+
+    def check(scene: Scene, where: str, globs) -> None:
+        for glob in globs:
+            if not any(fnmatch.fnmatchcase(box.name, glob) for box in scene.boxes):
+                problems.append(f"{name}: {where}: {glob!r} names no tensor of the model")
+
+    check(scene_of(chapter.model), "revealed", chapter.revealed)
+    for k, step in enumerate(chapter.steps):
+        scene, where = scene_of(step.model or chapter.model), f"steps[{k}]"
+        for key in ("show", "fade", "highlight"):
+            check(scene, f"{where}.{key}", getattr(step, key))
+        if isinstance(step.camera, dict) and "frame" in step.camera:
+            check(scene, f"{where}.camera.frame", step.camera["frame"])
+        for globs in links(step.text):
+            check(scene, f"{where}.text", globs)
+        a, at = step.animation, f"{where}.animation"
+        if a.kind == "reveal":
+            check(scene, f"{at}.tensors", a.get("tensors"))
+        tensor = a.get("tensor")
+        if a.kind in ("dot", "softmax") and tensor not in scene:
+            problems.append(f"{name}: {at}.tensor: no tensor {tensor!r} in the model")
+        elif a.kind == "softmax" and not all(n in scene for n in scene.softmax_boxes(tensor)):
+            problems.append(f"{name}: {at}.tensor: {tensor!r} is not an attention head's")
+        if a.kind == "layernorm" and scene.layer_norm_boxes(a.get("prefix")) is None:
+            problems.append(f"{name}: {at}.prefix: {a.get('prefix')!r} is not a layer norm")
+    return problems
