@@ -8,6 +8,7 @@ import sys
 import time as time_module
 import warnings
 from dataclasses import asdict
+from typing import Any
 
 import moderngl_window as mglw
 import numpy as np
@@ -80,7 +81,7 @@ class LlmvizWindow(mglw.WindowConfig):
     startup_settings = Settings()
     startup_warning: str | None = None
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # moderngl-window closes the window on Escape by default; here Esc unpins a tooltip,
         # leaves a text field or stops a camera flight. Ctrl+Q and the close button quit.
