@@ -12,13 +12,17 @@ parameters, never from another explanation, and the recomputed value must equal 
 Without values (a render-only shell, trace or params None) the explanation is symbolic: title,
 index, operation, formula and shapes, value and recomputed None.
 
+A box's operation (``box.op``, declared in model/activations.py) picks its handler, and the
+boxes it reads are ``box.inputs`` by role: nothing here parses a name.
+
 Conventions:
 
 * ``index`` indexes the stored array of the box's ValueSource (``trace[key]``, ``params[key]``
-  or the token ids), batch row 0. Shell boxes have no ValueSource; their index is the one the
-  box would have with values. A merged-head box of a shell (``h.{i}.attn.heads.*``) stands for
-  the heads side by side along the last axis: ``(0, t, h·D + d)`` for q/k/v/out,
-  ``(0, t, h·T + t_k)`` for scores/probs, ``(0, t, h)`` for max/expsum.
+  or the token ids), batch row 0. Shell boxes have no ValueSource; their index is into
+  ``box.address``, the one the box would have with values. A merged-head box of a shell
+  (``h.{i}.attn.heads.*``) stands for the heads side by side along the last axis:
+  ``(0, t, h·D + d)`` for q/k/v/out, ``(0, t, h·T + t_k)`` for scores/probs, ``(0, t, h)``
+  for max/expsum.
 * Axis names in ``index_text`` and formulas: t (position), t_k (key position), c (C), d (head
   dim), h (head), j (4C, and a c_attn column), k (a summation index), v (vocabulary),
   p (position row of wpe). T axes name the token: ``t = 3 (B)``.
