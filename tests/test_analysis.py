@@ -268,6 +268,7 @@ def _state(model, session):
     return state
 
 
+@pytest.mark.gl
 def test_panel_tabs_render_and_a_click_flies_to_the_head(session, nano):
     from imgui_bundle import imgui
 
@@ -306,6 +307,7 @@ def test_panel_tabs_render_and_a_click_flies_to_the_head(session, nano):
     io.add_mouse_pos_event(-1.0, -1.0)
 
 
+@pytest.mark.gl
 def test_attention_tab_of_a_bpe_checkpoint(session, bpe):
     from imgui_bundle import imgui
 
@@ -323,6 +325,7 @@ def test_attention_tab_of_a_bpe_checkpoint(session, bpe):
     assert len(tops) == 1, "one layer's heads in one row"
 
 
+@pytest.mark.gl
 def test_shell_shows_parameters_only_and_overlay_draws(session, gpt3, nano):
     from imgui_bundle import imgui
 

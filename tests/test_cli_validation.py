@@ -82,6 +82,7 @@ def test_render_refuses_before_drawing_or_writing(tmp_path, name):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.gl
 def test_render_accepts_a_camera_the_presets_could_give(tmp_path):
     """The ranges leave room for every preset: the overview camera of a tall narrow image is
     ~190 model extents away, its target ~11 extents off the model."""

@@ -138,6 +138,7 @@ def test_bad_tokenizer_files_are_one_line_errors(tmp_path):
     assert "no tokenizer.json" in str(e.value)
 
 
+@pytest.mark.gl
 def test_cli_infer_and_render_on_a_checkpoint(ckpt, tmp_path):
     directory, *_ = ckpt
     out, report = tmp_path / "g.png", tmp_path / "g.json"

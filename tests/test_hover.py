@@ -143,6 +143,7 @@ def render_report(tmp_path, *args):
     return json.loads(report.read_text()), out
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize(
     "box_name, i, j",
     [
@@ -173,6 +174,7 @@ def test_headless_hover_reports_the_cell_and_its_formula(nano, tmp_path, box_nam
     assert hover["formula"] and hover["lines"]
 
 
+@pytest.mark.gl
 def test_headless_hover_on_empty_space_reports_nothing(tmp_path):
     report, _ = render_report(tmp_path, "--hover", f"{W - 5},{H - 5}")
     assert report["hover"] is None
@@ -184,6 +186,7 @@ def test_hover_outside_the_image_is_refused(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.gl
 def test_tooltip_and_highlights_are_drawn(nano, tmp_path):
     """The image with --hover differs from the plain one near the cursor (tooltip) and at the
     source cells (highlights), and nowhere else much."""
@@ -204,6 +207,7 @@ def test_tooltip_and_highlights_are_drawn(nano, tmp_path):
     assert report["hover"]["tensor"] == "h.0.attn.head0.q"
 
 
+@pytest.mark.gl
 def test_hovering_a_title_shows_shape_and_parameter_count(nano, tmp_path):
     from llmviz_desktop.scene.labels import place_labels
 

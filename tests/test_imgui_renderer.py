@@ -209,6 +209,7 @@ def ui(gl, target):
 # ---------------------------------------------------------------- renderer
 
 
+@pytest.mark.gl
 def test_backend_flags_and_font_atlas_created_through_protocol(ui):
     renderer, fbo = ui
     flags = imgui.get_io().backend_flags
@@ -220,6 +221,7 @@ def test_backend_flags_and_font_atlas_created_through_protocol(ui):
     assert renderer.get_texture(atlas.tex_id).components == 4  # RGBA32 atlas
 
 
+@pytest.mark.gl
 def test_text_and_button_drawn_inside_the_window_only(ui):
     renderer, fbo = ui
     image, window, rects = render_frame(renderer, fbo, texts_and_button)
@@ -245,6 +247,7 @@ def test_text_and_button_drawn_inside_the_window_only(ui):
     assert abs(pixel[3] - expect_a) <= 2.5 / 255
 
 
+@pytest.mark.gl
 def test_new_font_sizes_update_the_texture_and_render(ui):
     renderer, fbo = ui
     before = (renderer.stats.created, renderer.stats.updated)
@@ -279,6 +282,7 @@ def test_new_font_sizes_update_the_texture_and_render(ui):
         Image.fromarray(image).save(path)
 
 
+@pytest.mark.gl
 def test_user_texture_is_drawn_and_unknown_ids_are_refused(ui, gl):
     renderer, fbo = ui
     orange = np.array([255, 128, 0, 255], np.uint8)
@@ -302,6 +306,7 @@ def test_user_texture_is_drawn_and_unknown_ids_are_refused(ui, gl):
         render_frame(renderer, fbo, lambda: imgui.image(imgui.ImTextureRef(987654), (8, 8)))
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize("scissor", [(3, 4, 50, 60), None])
 def test_gl_state_is_restored(ui, gl, scissor):
     renderer, fbo = ui
@@ -335,6 +340,7 @@ def test_gl_state_is_restored(ui, gl, scissor):
         gl.scissor = None
 
 
+@pytest.mark.gl
 def test_gl_objects_do_not_grow_and_release_frees_them(gl, target):
     count = GLCounter(gl)
     fbo = target
@@ -365,6 +371,7 @@ def test_gl_objects_do_not_grow_and_release_frees_them(gl, target):
         assert count() == baseline
 
 
+@pytest.mark.gl
 def test_atlas_growth_creates_new_pages_and_destroys_old_ones(gl, target):
     count = GLCounter(gl)
     baseline = count()["glIsTexture"]
@@ -394,6 +401,7 @@ def test_atlas_growth_creates_new_pages_and_destroys_old_ones(gl, target):
     assert count()["glIsTexture"] == baseline
 
 
+@pytest.mark.gl
 def test_alpha8_atlas(gl, target):
     fbo = target
     with imgui_session(tex_format=imgui.ImTextureFormat.alpha8):
@@ -418,6 +426,7 @@ def test_alpha8_atlas(gl, target):
         renderer.release()
 
 
+@pytest.mark.gl
 def test_hidpi_framebuffer_scale(gl, target):
     fbo = target
     with imgui_session(display=(W // 2, H // 2), fb_scale=2.0):

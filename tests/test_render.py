@@ -70,6 +70,7 @@ void main() {
 """
 
 
+@pytest.mark.gl
 def test_driver_reads_every_globals_member_where_python_wrote_it(session, tmp_path):
     """Write the block from Python, read each member back in GLSL: the layouts agree."""
     ctx = session.ctx
@@ -106,6 +107,7 @@ def test_driver_reads_every_globals_member_where_python_wrote_it(session, tmp_pa
     session.target.use()
 
 
+@pytest.mark.gl
 def test_shader_compile_error_names_file_and_line(session, tmp_path):
     (tmp_path / "common.glsl").write_text((shaders_dir() / "common.glsl").read_text())
     broken = PROBE.replace("f_color = v;", "f_color = v\n    oops;")
@@ -152,6 +154,7 @@ def render_view(session, model_name: str, camera: str, panel: bool) -> np.ndarra
     return session.render(state)
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize("name", sorted(VIEWS))
 def test_golden_image(session, name, regenerate):
     image = render_view(session, *VIEWS[name])
@@ -194,6 +197,7 @@ def expected_colour(value: float, norm: float, kind: str, symlog: bool = False, 
     return (ZERO + (end - ZERO) * m) * 255
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize("symlog", [False, True])
 @pytest.mark.parametrize(
     "box_name, cells",

@@ -73,6 +73,7 @@ def test_a_failing_writer_leaves_the_previous_settings_intact(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]  # no temp litter
 
 
+@pytest.mark.gl
 def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch):
     """An exception inside a panel: the frame still completes, the error panel shows one line,
     the traceback is in the log file, and the next frame works."""
@@ -120,6 +121,7 @@ def test_a_panel_that_raises_is_shown_logged_and_survived(tmp_path, monkeypatch)
         errors.logger.cache_clear()
 
 
+@pytest.mark.gl
 def test_a_failing_screenshot_writer_keeps_the_previous_image(tmp_path):
     """`llmviz render` writes through a temp file: when the disk is full the old PNG stays
     whole, the error is one line, and no temp file is left behind."""
@@ -190,6 +192,7 @@ def test_an_animation_that_raises_is_shown_logged_and_survived(tmp_path, monkeyp
         errors.logger.cache_clear()
 
 
+@pytest.mark.gl
 def test_panels_keep_their_edge_when_the_window_resizes():
     """The walkthrough panel docked on the right stays on the right edge when the window
     narrows or widens (Dear ImGui alone keeps it at its old x: cut off, or floating)."""

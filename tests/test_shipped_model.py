@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from safetensors import safe_open
 
 from llmviz_desktop.model.generate import generate
@@ -53,6 +54,7 @@ def test_sorts_all_729_inputs_with_greedy_decoding():
     assert chosen.min() > 0.9
 
 
+@pytest.mark.slow
 def test_shipped_weights_are_reproduced_by_our_trainer():
     """The README's `llmviz train --steps 5000 --seed 0` gives exactly the shipped weights
     (the trainer is deterministic: single-threaded BLAS, seeded data)."""

@@ -33,6 +33,8 @@ def report() -> SoakReport:
     return run_soak(FRAMES, W, H, sample_every=EVERY, seed=0)  # no GL: a failure, not a skip
 
 
+@pytest.mark.gl
+@pytest.mark.slow
 def test_samples_span_the_run(report):
     frames = [s.frame for s in report.samples]
     assert frames == list(range(0, FRAMES + 1, EVERY))
@@ -40,6 +42,8 @@ def test_samples_span_the_run(report):
     assert set(report.samples[-1].gl) == set(GL_METRICS)
 
 
+@pytest.mark.gl
+@pytest.mark.slow
 def test_gl_objects_exactly_flat_after_warmup(report):
     growth = report.growth(0.2)
     start = growth["buffers"]["from_frame"]
@@ -53,6 +57,8 @@ def test_gl_objects_exactly_flat_after_warmup(report):
     assert last["framebuffers"] >= 1 and last["renderbuffers"] >= 2
 
 
+@pytest.mark.gl
+@pytest.mark.slow
 def test_nothing_grows_more_than_five_percent(report):
     growth = report.growth(0.2)
     assert set(growth) == set(METRICS)
@@ -60,11 +66,15 @@ def test_nothing_grows_more_than_five_percent(report):
     assert not grew, f"grew more than {LIMIT:.0%} after warm-up: {grew}"
 
 
+@pytest.mark.gl
+@pytest.mark.slow
 def test_no_gl_error(report):
     assert report.gl_errors == []
     assert report.gl_error == "GL_NO_ERROR"
 
 
+@pytest.mark.gl
+@pytest.mark.slow
 def test_the_script_exercised_everything(report):
     missing = [kind for kind in ACTION_KINDS if report.actions.get(kind, 0) == 0]
     assert not missing, f"never done: {missing} (done: {report.actions})"
@@ -112,6 +122,7 @@ VS = "#version 330\nin vec2 p; void main() { gl_Position = vec4(p, 0.0, 1.0); }"
 FS = "#version 330\nout vec4 c; void main() { c = vec4(1.0); }"
 
 
+@pytest.mark.gl
 def test_counts_follow_creation_and_release(gl):
     base = gl_object_counts(gl)
     assert set(base) == set(KINDS)
@@ -150,6 +161,7 @@ def test_counts_follow_creation_and_release(gl):
     assert gl.error == "GL_NO_ERROR"
 
 
+@pytest.mark.gl
 def test_counter_cost_grows_with_names_not_objects(gl):
     counter = GLObjectCounter(gl)
     counter()

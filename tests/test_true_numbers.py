@@ -217,6 +217,7 @@ def tooltip_header(monkeypatch, ex) -> str:
     return rec.texts[k + 1]
 
 
+@pytest.mark.slow
 def test_header_and_formula_total_agree_and_are_true_digits(nano, ref, monkeypatch):
     """Every box of nano-sort, random cells and the smallest ones: the tooltip header prints
     the formula's total, and both equal the independent float64 value to 4 digits. Before, a
@@ -242,6 +243,7 @@ def test_header_and_formula_total_agree_and_are_true_digits(nano, ref, monkeypat
     assert {"matmul", "layernorm", "ln_rstd", "softmax", "gelu", "probs", "residual"} <= kinds
 
 
+@pytest.mark.slow
 def test_a_float32_trace_prints_one_number_with_the_digits_it_can_vouch_for(nano, monkeypatch):
     """GPT-2 folders are traced in float32 (memory). There the header and the formula's total
     are still one number: the trace's value, to the digits on which it and its float64

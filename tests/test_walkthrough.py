@@ -92,6 +92,7 @@ def test_numbers_in_text_come_from_the_model(chapters):
                 assert "48" not in word and "192" not in word, (c.id, step.title, word)
 
 
+@pytest.mark.gl
 def test_every_step_renders_and_moves_the_picture(session, nano, chapters):
     for c in chapters.chapters:
         previous = None
@@ -103,6 +104,7 @@ def test_every_step_renders_and_moves_the_picture(session, nano, chapters):
             previous = image.astype(int)
 
 
+@pytest.mark.gl
 def test_scrubbing_back_restores_the_exact_picture(session, nano, chapters):
     for chapter_id, step, progress in [
         ("attention", 1, 0.4),
@@ -116,6 +118,7 @@ def test_scrubbing_back_restores_the_exact_picture(session, nano, chapters):
         np.testing.assert_array_equal(first, again)
 
 
+@pytest.mark.gl
 def test_values_not_yet_computed_are_hidden_then_appear(session, nano, chapters):
     c = chapters.by_id("embedding")
     k = next(i for i, s in enumerate(c.steps) if s.animation.kind == "lookup")
@@ -125,6 +128,7 @@ def test_values_not_yet_computed_are_hidden_then_appear(session, nano, chapters)
     assert early[1].walk.reveal[emb][0] < late[1].walk.reveal.get(emb, (1.0, 0))[0]
 
 
+@pytest.mark.gl
 def test_autoregressive_chapter_ends_with_the_greedy_answer(session, nano, chapters):
     c = chapters.by_id("autoregressive")
     k = next(i for i, s in enumerate(c.steps) if s.animation.kind == "autoregressive")
@@ -185,6 +189,7 @@ def test_chapter_errors_name_the_field(tmp_path, body, fragment):
     assert "bad.toml" in str(e.value) and fragment in str(e.value)
 
 
+@pytest.mark.gl
 def test_cli_lists_chapters_and_renders_a_moment(tmp_path):
     listing = llmviz("walkthrough", "--list", timeout=60)
     assert listing.returncode == 0
