@@ -1,5 +1,7 @@
 """Picking plus tooltip build (pick the cell under a pixel, explain it, build the highlight
 list) per cursor position, for nano-sort and the gpt3 shell. Target (issue 4): <= 1 ms.
+Then explain() alone on 1000 random cells of random boxes (the per-scene cache warm), which
+tests/test_explain.py used to time: target <= 2 ms per cell.
 
     python bench/bench_hover.py [--samples 2000]
 """
@@ -7,11 +9,13 @@ list) per cursor position, for nano-sort and the gpt3 shell. Target (issue 4): <
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 
 import numpy as np
 
+from llmviz_desktop.scene.explain import explain
 from llmviz_desktop.scene.framing import camera_preset
 from llmviz_desktop.scene.hover import hover_info
 from llmviz_desktop.scene.picking import pick_cell
@@ -70,6 +74,23 @@ def main() -> None:
                 f"{name:<10} {view:<9} {hits:>6} {p:>8.1f} {t - p:>11.1f} {t:>9.1f} "
                 f"{p99:>7.0f}  <= 1000 us {status}"
             )
+    print(f"\n{'model':<10} {'explain() us per cell':>22}  target")
+    for name in ("nano-sort", "gpt3"):
+        us = explain_us(load_model(name), random.Random(11))
+        print(f"{name:<10} {us:>22.1f}  <= 2000 us {'PASS' if us <= 2000 else 'MISS'}")
+
+
+def explain_us(model, rng: random.Random, n: int = 1000) -> float:
+    """Mean microseconds of explain() over n random cells of random boxes."""
+    cells = []
+    for _ in range(n):
+        box = rng.choice(model.scene.boxes)
+        cells.append((box.name, rng.randrange(box.rows), rng.randrange(box.cols)))
+    explain(model.scene, *cells[0], model.trace, model.params)  # warm the per-scene cache
+    start = time.perf_counter()
+    for cell in cells:
+        explain(model.scene, *cell, model.trace, model.params)
+    return (time.perf_counter() - start) / n * 1e6
 
 
 if __name__ == "__main__":

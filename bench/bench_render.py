@@ -1,5 +1,7 @@
 """Frame time of the nano-sort, gpt2-xl and gpt3 scenes at 1280x720 on this machine's OpenGL
 (llvmpipe in CI), each as a ratio to an empty frame (clear + UI) measured in the same run.
+First, the layout alone: build_scene for each preset (the gpt3 shell: <= 1 s, which
+tests/test_layout.py used to time).
 
     python bench/bench_render.py [--frames 60] [--size 1280x720]
 
@@ -16,7 +18,9 @@ import time
 
 from llmviz_desktop.app.headless import HeadlessSession
 from llmviz_desktop.cli.render import parse_size
+from llmviz_desktop.model.config import PRESETS
 from llmviz_desktop.scene.framing import camera_preset
+from llmviz_desktop.scene.layout import build_scene
 from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.session.state import AppState
 from llmviz_desktop.ui.panels import draw_ui
@@ -44,6 +48,14 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=(1280, 720))
     args = parser.parse_args()
     w, h = args.size
+    print(f"{'layout':<10} {'boxes':>6} {'build ms':>9}  target")
+    for name in ("nano-sort", "gpt2-xl", "gpt3"):
+        start = time.perf_counter()
+        built = build_scene(PRESETS[name])
+        ms = (time.perf_counter() - start) * 1e3
+        target = "<= 1000 ms " + ("PASS" if ms <= 1000 else "MISS") if name == "gpt3" else "-"
+        print(f"{name:<10} {len(built.boxes):>6} {ms:>9.1f}  {target}")
+    print()
     session = HeadlessSession(w, h)
     print(f"renderer: {session.ctx.info['GL_RENDERER']}, {w}x{h}, {args.frames} frames each\n")
     rows = []

@@ -204,7 +204,7 @@ def test_sparse_4_gib_bf16_file_whose_shapes_do_not_fit_the_config(tmp_path):
     raw_file(d / "model.safetensors", {"wte.weight": info})
     m = measured_load(d, limit_as=3 * GIB)
     assert "wte.weight" in m["result"] and "[524288, 4096]" in m["result"], m
-    assert m["seconds"] < 0.5 and m["peak_mib"] < 200, m
+    assert m["peak_mib"] < 200, m  # refused before allocating (time: bench/bench_refusals.py)
 
 
 def test_sparse_file_declaring_more_data_than_it_holds(tmp_path):
@@ -215,7 +215,7 @@ def test_sparse_file_declaring_more_data_than_it_holds(tmp_path):
     raw_file(d / "model.safetensors", {"wte.weight": info}, data_bytes=2 * GIB)
     m = measured_load(d)
     assert "wte.weight" in m["result"] and "holds only" in m["result"], m
-    assert m["seconds"] < 0.5 and m["peak_mib"] < 200, m
+    assert m["peak_mib"] < 200, m  # refused before allocating (time: bench/bench_refusals.py)
 
 
 def test_conversion_beyond_available_memory_is_refused_before_allocating(tmp_path):
@@ -237,7 +237,7 @@ def test_conversion_beyond_available_memory_is_refused_before_allocating(tmp_pat
     raw_file(d / "model.safetensors", header)
     m = measured_load(d, limit_as=2 * GIB)
     assert "needs" in m["result"] and "GiB" in m["result"] and "available" in m["result"], m
-    assert m["seconds"] < 0.5 and m["peak_mib"] < 200, m
+    assert m["peak_mib"] < 200, m  # refused before allocating (time: bench/bench_refusals.py)
 
 
 # ---- 3. params reads only the header ----------------------------------------------------------

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -349,7 +348,7 @@ XL = GPTConfig(n_layer=48, n_head=25, n_embd=1600, vocab_size=50257, block_size=
     "case",
     ["sparse-3GiB-declares-6GB", "offsets-past-the-end", "sparse-256MiB-bf16-not-the-config"],
 )
-def test_declared_sizes_beyond_the_file_are_refused_fast_and_small(tmp_path, case):
+def test_declared_sizes_beyond_the_file_are_refused_small(tmp_path, case):
     """The last case is a well-formed file (its header covers exactly its 1 GiB of sparse
     data) whose one BF16 tensor is not what config.json implies: refused from the header,
     before bfloat16 -> float32 widening allocates anything (it made two 512 MiB copies
@@ -364,7 +363,7 @@ def test_declared_sizes_beyond_the_file_are_refused_fast_and_small(tmp_path, cas
     raw_safetensors(folder / "model.safetensors", header, data_len)
     seconds, mib, outcome = run_size_loader(folder)
     assert outcome != "LOADED" and "\n" not in outcome and "model.safetensors" in outcome
-    assert seconds < 0.5 and mib < 200, (seconds, mib, outcome)
+    assert mib < 200, (seconds, mib, outcome)  # the time: bench/bench_refusals.py
     print(f"\n{case}: refused in {seconds * 1000:.0f} ms, peak RSS {mib:.0f} MiB: {outcome}")
 
 
@@ -422,11 +421,19 @@ def test_oversized_tokenizer_files_are_refused_unread(tmp_path, big):
     small_tokenizer_files(tmp_path)
     with open(tmp_path / big, "wb") as f:
         f.truncate((64 << 20) + 1)  # sparse: nothing is on disk
-    t0 = time.perf_counter()
+    read_before = bytes_read()
     with pytest.raises(TokenizerError) as e:
         BPETokenizer.from_dir(tmp_path)
-    assert time.perf_counter() - t0 < 0.5
+    assert bytes_read() - read_before < 1 << 20  # unread (the time: bench/bench_refusals.py)
     one_line(e.value, str(tmp_path / big), "too large")
+
+
+def bytes_read() -> int:
+    """Bytes this process has read through read() and the like so far (Linux /proc)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
 
 
 # ---- 7. the true reason for unreadable files and folders ------------------------------------

@@ -7,7 +7,6 @@ import math
 import random
 import string
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -370,7 +369,9 @@ def test_number_format():
 
 
 @pytest.mark.parametrize("spec", ["nano-sort", "gpt3"])
-def test_explain_is_fast(spec, nano, gpt3):
+def test_explain_answers_for_random_cells(spec, nano, gpt3):
+    """1000 random cells of every kind of box each get an explanation (the time per cell is
+    bench/bench_hover.py's "explain alone" row)."""
     model = nano if spec == "nano-sort" else gpt3
     rng = random.Random(11)
     boxes = model.scene.boxes
@@ -378,13 +379,8 @@ def test_explain_is_fast(spec, nano, gpt3):
     for _ in range(1000):
         box = rng.choice(boxes)
         cells.append((box.name, rng.randrange(box.rows), rng.randrange(box.cols)))
-    explain(model.scene, *cells[0], model.trace, model.params)  # warm the per-scene cache
-    start = time.perf_counter()
     for cell in cells:
-        explain(model.scene, *cell, model.trace, model.params)
-    mean_ms = (time.perf_counter() - start) / len(cells) * 1e3
-    print(f"\nexplain() on {spec}: {mean_ms * 1e3:.1f} µs per cell")
-    assert mean_ms < 2.0
+        assert isinstance(explain(model.scene, *cell, model.trace, model.params), Explanation)
 
 
 # ---- the UI font has every glyph --------------------------------------------------------------

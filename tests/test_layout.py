@@ -4,7 +4,6 @@ exactly the trace's and the weights' numbers."""
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 
 import numpy as np
@@ -409,11 +408,8 @@ def test_shell_has_the_true_shapes(shells, preset):
         assert all(b.heads_merged == 1 for b in scene.boxes)
 
 
-def test_gpt3_shell_is_fast_small_and_true_to_size():
-    start = time.perf_counter()
-    scene = build_scene(PRESETS["gpt3"])
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
+def test_gpt3_shell_is_small_and_true_to_size():
+    scene = build_scene(PRESETS["gpt3"])  # its build time: bench/bench_render.py
     assert len(scene.boxes) < 5000
     up = scene.by_name["h.0.mlp.c_fc.weight"]
     assert (up.rows, up.cols) == (49152, 12288) and up.size[:2] == (12288.0, 49152.0)

@@ -1,5 +1,6 @@
 """The superposition demo: near-orthogonal vectors, exact pair counts checked against brute
-force, the 10,000 x 100 case in bounded time, the background runner, and the panel headless."""
+force, the 10,000 x 100 case, the background runner, and the panel headless (the times of
+all these: bench/bench_superposition.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from xwindow import wait_until
 
 from llmviz_desktop.demos import superposition as sup
 from llmviz_desktop.demos.superposition import (
@@ -198,29 +200,14 @@ def test_scan_is_cached_until_something_changes():
     assert sp.scan() is not wider
 
 
-def test_ten_thousand_vectors_in_a_hundred_dimensions_in_bounded_time():
+def test_ten_thousand_vectors_in_a_hundred_dimensions():
     sp = Superposition(100, 10_000, epsilon_deg=15.0)
-    t0 = time.perf_counter()
     start = sp.scan(360)
-    t_scan = time.perf_counter() - t0
-    t0 = time.perf_counter()
     sp.step()  # also evaluates the random start: two passes
-    t_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
     sp.step()
-    t_step = time.perf_counter() - t0
-    t0 = time.perf_counter()
     after = sp.scan(360)
-    t_scan2 = time.perf_counter() - t0
-    print(
-        f"\n10,000 x 100 ({start.pairs_total:,} pairs): histogram {t_scan:.2f} s / {t_scan2:.2f} s,"
-        f" first step {t_first:.2f} s, next step {t_step:.2f} s; min angle "
-        f"{start.min_angle_deg:.1f} -> {after.min_angle_deg:.1f}°"
-    )
     assert start.counts.sum() == after.counts.sum() == 49_995_000
     assert after.min_angle_deg > start.min_angle_deg + 3.0
-    # loose bounds: these machines are shared (2 cores); unloaded, each is about a second
-    assert t_scan < 10.0 and t_scan2 < 10.0 and t_step < 10.0 and t_first < 20.0
 
 
 # ---------------------------------------------------------------- the background runner
@@ -285,12 +272,10 @@ def test_ui_thread_stays_responsive_while_ten_thousand_vectors_optimise():
             now = time.perf_counter()
             gaps.append(now - last)
             last = now
-        print(
-            f"\n'frames' while optimising 10k x 100: {len(gaps)} in {last - t_start:.1f} s, "
-            f"worst gap {1000 * max(gaps):.0f} ms, median {1000 * float(np.median(gaps)):.0f} ms"
-        )
         assert demo.runner.superposition.step_count >= 2
-        assert max(gaps) < 0.5
+        # frames kept coming while it optimised (a worker holding the GIL through a step would
+        # allow about one per step); the gaps themselves: bench/bench_superposition.py
+        assert len(gaps) >= 20, len(gaps)
     finally:
         demo.close()
 
@@ -345,13 +330,11 @@ def test_panel_draws_in_every_state(ui):
     try:
         draw_frame(ui, demo)  # the first frame may come before any snapshot
         assert demo.runner.wait_fresh(10) is not None
-        t0 = time.perf_counter()
         assert draw_frame(ui, demo) > 0
-        print(f"\npanel frame: {1000 * (time.perf_counter() - t0):.1f} ms")
         demo.log_scale = True
         assert draw_frame(ui, demo) > 0
         demo.runner.start()
-        time.sleep(0.2)
+        wait_until(lambda: demo.runner.superposition.step_count > 0, what="a step")
         assert draw_frame(ui, demo) > 0  # running
         demo.runner.pause()
         demo.message = "n_vectors must be in 2..10000, got 20000"
@@ -363,16 +346,16 @@ def test_panel_draws_in_every_state(ui):
 
 
 def test_panel_frame_cost_does_not_grow_with_m(ui):
-    demo = SuperpositionDemo(n_dims=100, n_vectors=10_000, epsilon_deg=15.0)
-    try:
-        assert demo.runner.wait_fresh(30) is not None
-        draw_frame(ui, demo)  # a new auto-sized window is hidden on its first frame
-        assert draw_frame(ui, demo) > 0
-        t0 = time.perf_counter()
-        for _ in range(10):
-            draw_frame(ui, demo)
-        per_frame = (time.perf_counter() - t0) / 10
-        print(f"\npanel frame at 10,000 vectors: {1000 * per_frame:.1f} ms")
-        assert per_frame < 0.1
-    finally:
-        demo.close()
+    """What the panel draws (vertices) hardly changes from 1,000 to 10,000 vectors (100 times
+    the pairs): a histogram of fixed bins, never a mark per vector or per pair (its time:
+    bench/bench_superposition.py)."""
+    vertices = []
+    for m in (1_000, 10_000):
+        demo = SuperpositionDemo(n_dims=100, n_vectors=m, epsilon_deg=15.0)
+        try:
+            assert demo.runner.wait_fresh(30) is not None
+            draw_frame(ui, demo)  # a new auto-sized window is hidden on its first frame
+            vertices.append(draw_frame(ui, demo))
+        finally:
+            demo.close()
+    assert 0 < vertices[1] <= 1.2 * vertices[0], vertices
