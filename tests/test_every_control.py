@@ -11,10 +11,10 @@ panels ends the session (the window's close button and Ctrl+Q are the only ways 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from xwindow import app_env, read_map, running_app, xdo, xvfb
+
+pytestmark = [pytest.mark.window, pytest.mark.slow]
 
 WIDTH, HEIGHT = 1280, 800
 MAX_ACTIONS = 150  # far more than the panels have controls: a loop of new labels would stop here
@@ -46,6 +46,7 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
             done: set[tuple[str, str, str]] = set()
             expanded: set[str] = set()
             closed: set[str] = set()
+            seen: set[str] = set()  # every panel that was on screen at some point
             walking = False
 
             def click(x: float, y: float) -> None:
@@ -54,6 +55,7 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
             for _ in range(MAX_ACTIONS):
                 assert proc.poll() is None, f"the app exited ({proc.returncode})"
                 windows = data["windows"]
+                seen |= {w["name"] for w in windows}
                 todo = [w for w in windows if w["collapsed"] and w["name"] not in expanded]
                 if todo:  # open every panel first; each stays open
                     w = todo[0]
@@ -112,8 +114,8 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
             else:
                 pytest.fail(f"more than {MAX_ACTIONS} controls: {sorted(done)}")
 
-            time.sleep(1.0)  # anything a click started (training, superposition) runs a while
-            data = read_map(ui_map, data["frame"])
+            # anything a click started (training, superposition) runs a while: 30 frames
+            data = read_map(ui_map, data["frame"], frames=30)
             assert proc.poll() is None, f"the app exited ({proc.returncode})"
             names = {w["name"] for w in data["windows"]}
             logged = log.read_text() if log.exists() else ""
@@ -127,4 +129,8 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
     assert {"Analysis", "Watch it learn"} <= expanded
     assert any(w == "Superposition" for w, _, _ in done) and "Superposition" in closed
     assert {w for w, _, _ in done} >= {"llmviz", "Walkthrough", "Watch it learn", "Analysis"}
+    tabs = {label for w, kind, label in done if w == "Analysis" and kind == "tab"}
+    assert tabs >= {"Attention", "Logit lens", "Parameters"}, sorted(tabs)
+    assert "Controls" in seen  # the help overlay ("help (H)"); the error panel and the keys:
+    # test_window_controls.py and test_window.py
     assert len(done) >= 40, sorted(done)  # 46 controls today: buttons, toggles, tabs, plots...

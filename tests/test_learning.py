@@ -12,6 +12,7 @@ from functools import partial
 import numpy as np
 import pytest
 from cli_run import llmviz as run_llmviz
+from xwindow import wait_until
 
 from llmviz_desktop.model.config import GPTConfig, preset
 from llmviz_desktop.model.params import init_params
@@ -113,7 +114,7 @@ def test_background_training_keeps_running_and_pauses():
 
     t = LiveTraining(preset("nano-sort"), seed=1)
     t.start()
-    time.sleep(1.0)
+    wait_until(lambda: t.snapshot().step > 5, timeout=60, what="training steps")
     t.pause()
     time.sleep(0.2)
     n = t.snapshot().step
@@ -122,6 +123,7 @@ def test_background_training_keeps_running_and_pauses():
     t.stop()
 
 
+@pytest.mark.gl
 def test_lossless_export_decodes_to_exactly_the_rendered_frames(run_dir, tmp_path):
     from llmviz_desktop.app.headless import HeadlessSession
     from llmviz_desktop.cli.export import checkpoint_step
@@ -169,6 +171,7 @@ def test_lossless_export_decodes_to_exactly_the_rendered_frames(run_dir, tmp_pat
         session.release()
 
 
+@pytest.mark.gl
 @pytest.mark.parametrize("codec, suffix", [("x264rgb", ".mkv"), ("gif", ".gif"), ("png", "")])
 def test_export_codecs_frame_counts(run_dir, tmp_path, codec, suffix):
     out = tmp_path / f"out{suffix}"
@@ -197,6 +200,7 @@ def test_export_codecs_frame_counts(run_dir, tmp_path, codec, suffix):
         assert probe_frame_count(out) == expected
 
 
+@pytest.mark.gl
 def test_ctrl_c_during_export_leaves_nothing(run_dir, tmp_path):
     out = tmp_path / "long.mkv"
     proc = subprocess.Popen(
@@ -220,7 +224,13 @@ def test_ctrl_c_during_export_leaves_nothing(run_dir, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)
+
+    def exporting() -> bool:  # frames reach the hidden temp file (or the export has ended)
+        temps = tmp_path.glob(f".{out.name}.{proc.pid}-*")
+        return proc.poll() is not None or any(p.stat().st_size > 0 for p in temps)
+
+    wait_until(exporting, timeout=120, interval=0.1, what="the export to start writing")
+    assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0
@@ -229,6 +239,7 @@ def test_ctrl_c_during_export_leaves_nothing(run_dir, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == []  # no temp litter either
 
 
+@pytest.mark.gl
 def test_walkthrough_export_of_one_chapter(tmp_path):
     out = tmp_path / "overview.gif"
     result = llmviz(

@@ -6,13 +6,15 @@ tests fail rather than skip (xwindow.require).
 
 from __future__ import annotations
 
-import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from cli_run import llmviz
 from PIL import Image
-from xwindow import app_env, running_app, screenshot, xdo, xvfb
+from xwindow import app_env, drawn, grab, running_app, screenshot, wait_until, xdo, xvfb
+
+pytestmark = pytest.mark.window
 
 WIDTH, HEIGHT = 1280, 800
 PANEL_RIGHT = 360  # the model panel covers x < ~345 at the default font size
@@ -25,14 +27,29 @@ def display():
         yield name
 
 
-@pytest.fixture(scope="module")
-def app(display, tmp_path_factory):
-    env = app_env(display, tmp_path_factory.mktemp("app-home"))
+@contextmanager
+def app_in(display, home):
+    env = app_env(display, home)
     with running_app(env) as (_, window):
         xdo(env, "windowmove", window, "0", "0")
         xdo(env, "windowsize", window, str(WIDTH), str(HEIGHT))
-        time.sleep(1.0)
+        drawn(env)
         yield env, window
+
+
+@pytest.fixture(scope="module")
+def app(display, tmp_path_factory):
+    """One app for the tests that leave it as they found it (each starts with reset())."""
+    with app_in(display, tmp_path_factory.mktemp("app-home")) as app:
+        yield app
+
+
+@pytest.fixture
+def fresh_app(display, tmp_path):
+    """An app of its own, for a test that changes what reset() does not restore (the
+    walkthrough, once started, stays started): the others then pass in any order."""
+    with app_in(display, tmp_path / "home") as app:
+        yield app
 
 
 def scene_mask(img: np.ndarray) -> np.ndarray:
@@ -58,14 +75,14 @@ def extent(img: np.ndarray) -> tuple[float, float, float, float]:
 
 def drag(env, button: int, start, end, steps: int = 12) -> None:
     xdo(env, "mousemove", str(start[0]), str(start[1]))
-    time.sleep(0.15)
+    drawn(env, 2)  # the app has seen the cursor where the drag starts
     xdo(env, "mousedown", str(button))
     for i in range(1, steps + 1):
         x = start[0] + (end[0] - start[0]) * i / steps
         y = start[1] + (end[1] - start[1]) * i / steps
         xdo(env, "mousemove", str(int(x)), str(int(y)))
-        time.sleep(0.03)
-    time.sleep(0.15)
+        drawn(env, 1)
+    drawn(env, 2)
     xdo(env, "mouseup", str(button))
 
 
@@ -76,6 +93,7 @@ def reset(env) -> None:
 
 def test_window_shows_the_model_and_panel(app):
     env, _ = app
+    reset(env)
     img = screenshot(env)
     assert img.shape == (HEIGHT, WIDTH, 3)
     cx, cy, w, h = extent(img)
@@ -116,7 +134,7 @@ def test_scroll_zooms_toward_the_cursor(app):
     xdo(env, "mousemove", str(int(before[0])), "200")
     for _ in range(4):
         xdo(env, "click", "4")  # wheel up: zoom in
-        time.sleep(0.05)
+        drawn(env, 1)
     after = extent(screenshot(env))
     assert after[3] > before[3] * 1.5 or after[2] > before[2] * 1.5
     xdo(env, "key", "Home")
@@ -153,6 +171,7 @@ def test_f_flies_to_the_tensor_under_the_cursor(app):
     assert after[2] > before[2] * 3  # the tensor now fills much of the view
 
 
+@pytest.mark.gl
 def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path):
     """Real mouse over a known tensor: the tooltip appears beside the cursor, and it is the
     tooltip `llmviz render --hover` draws for the same view and pixel."""
@@ -199,10 +218,11 @@ def test_hovering_a_cell_shows_the_same_tooltip_as_headless_render(app, tmp_path
     assert (diff > 40).mean() < 0.02, "the window's tooltip differs from the headless one"
 
 
-def test_walkthrough_keys_step_and_play(app):
+@pytest.mark.slow
+def test_walkthrough_keys_step_and_play(fresh_app):
     """Right arrow starts the walkthrough and steps it; Space plays: the panel text and the
     scene change each time."""
-    env, _ = app
+    env, _ = fresh_app
     xdo(env, "mousemove", "640", "790")  # over empty space, not a panel
     panel = (slice(60, 240), slice(WIDTH - 430, WIDTH - 20))  # the step title and text
     before = screenshot(env)
@@ -215,15 +235,16 @@ def test_walkthrough_keys_step_and_play(app):
     xdo(env, "key", "Left")
     back = screenshot(env)
     assert np.abs(back[panel] - first[panel]).sum(axis=-1).mean() < 3, "Left did not go back"
-    xdo(env, "key", "space")  # play
-    time.sleep(1.5)
-    playing = screenshot(env)
-    xdo(env, "key", "space")  # pause
-    time.sleep(0.5)
-    paused = screenshot(env)
-    # the timeline slider (its time text) moved while playing, and stays put once paused
+    # the timeline slider (its time text) moves while playing, and stays put once paused
     whole_panel = (slice(40, HEIGHT - 40), slice(WIDTH - 450, WIDTH - 10))
-    moved = (np.abs(playing[whole_panel] - back[whole_panel]).max(axis=-1) > 40).sum()
-    assert moved > 20, "Space did not play"
-    still = screenshot(env)
+
+    def moved(img) -> int:
+        return int((np.abs(img[whole_panel] - back[whole_panel]).max(axis=-1) > 40).sum())
+
+    xdo(env, "key", "space")  # play
+    wait_until(lambda: moved(grab(env)) > 20, timeout=15, what="Space to play the walkthrough")
+    xdo(env, "key", "space")  # pause
+    paused = screenshot(env)  # the pause seen, the picture settled
+    drawn(env, 10)
+    still = grab(env)
     assert (np.abs(still[whole_panel] - paused[whole_panel]).max(axis=-1) > 40).sum() == 0

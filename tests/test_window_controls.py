@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from xwindow import app_env, read_map, running_app, screenshot, xdo, xvfb
+from xwindow import app_env, drawn, read_map, running_app, screenshot, xdo, xvfb
+
+pytestmark = pytest.mark.window
 
 WIDTH, HEIGHT = 1280, 800
 # LLMVIZ_TEST_SHOTS=<folder>: keep the screenshots, to look at them
@@ -86,7 +88,7 @@ def test_a_huge_saved_window_opens_at_most_the_screen(display, tmp_path):
     with running_app(env) as (proc, window):
         w, h = window_geometry(env, window)
         assert 0 < w <= WIDTH and 0 < h <= HEIGHT, (w, h)
-        time.sleep(1.0)
+        drawn(env, 20)  # it goes on drawing at that size
         assert proc.poll() is None
 
 
@@ -123,3 +125,61 @@ def test_a_bad_model_folder_is_one_line_or_nano_sort_with_the_reason(display, tm
     lines = [line for line in out.splitlines() if line.startswith("llmviz:")]
     assert len(lines) == 1 and "could not load" in lines[0] and str(later) in lines[0], out
     assert "Traceback" not in out and "INFO" not in out, out
+
+
+FAULT = """
+import os
+from pathlib import Path
+
+from llmviz_desktop.ui import panels
+
+_trigger = Path(os.environ["LLMVIZ_TEST_FAULT"])
+_real = panels.follow_window_resize
+
+
+def _once_on_request(*args, **kwargs):
+    if _trigger.exists():  # the test asks for one failure: this frame's interface raises
+        _trigger.unlink()
+        raise RuntimeError("a fault the test asked for")
+    return _real(*args, **kwargs)
+
+
+panels.follow_window_resize = _once_on_request
+"""
+
+
+def test_a_failure_shows_the_error_panel_and_dismiss_closes_it(display, tmp_path):
+    """The error panel through the real window: a per-frame failure (injected at start-up by a
+    sitecustomize on PYTHONPATH, raised once when the test asks) is one line in the
+    'Something went wrong' panel and a traceback in llmviz.log; its Dismiss button closes it,
+    and the app goes on."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(FAULT)
+    trigger = tmp_path / "fail-now"
+    env = app_env(display, tmp_path)
+    ui_map = Path(env["LLMVIZ_UI_MAP"])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH")]))
+    env["LLMVIZ_TEST_FAULT"] = str(trigger)
+    with running_app(env) as (proc, window):
+        xdo(env, "windowmove", window, "0", "0")
+        xdo(env, "windowsize", window, str(WIDTH), str(HEIGHT))
+        data = read_map(ui_map, 0)
+        assert "Something went wrong" not in {w["name"] for w in data["windows"]}
+        trigger.touch()
+        xdo(env, "mousemove", "640", "790")  # input: full frame rate
+        data = read_map(ui_map, data["frame"])
+        assert not trigger.exists(), "the injected fault never ran"
+        assert "Something went wrong" in {w["name"] for w in data["windows"]}
+        log = (tmp_path / "state" / "llmviz.log").read_text()
+        assert log.count("Traceback") == 1 and "a fault the test asked for" in log, log
+        (dismiss,) = [
+            i for i in data["items"] if i["window"] == "Something went wrong" and i["visible"]
+        ]
+        assert dismiss["label"] == "Dismiss"
+        x0, y0, x1, y1 = dismiss["rect"]
+        xdo(env, "mousemove", str(int((x0 + x1) / 2)), str(int((y0 + y1) / 2)), "click", "1")
+        data = read_map(ui_map, data["frame"])
+        assert "Something went wrong" not in {w["name"] for w in data["windows"]}
+        assert proc.poll() is None
+        assert (tmp_path / "state" / "llmviz.log").read_text() == log  # logged once
