@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model import activations as A
 from ..model.config import GPTConfig
 from ..model.counts import KIND_TITLES, MATRIX_KINDS, ParamCounts, count_params
 from ..model.gpt import Trace, softmax
@@ -65,7 +66,7 @@ def attention_maps(trace: Trace) -> np.ndarray:
     cfg = trace.config
     return np.stack(
         [
-            np.stack([trace[f"h.{i}.attn.head{h}.probs"][0] for h in range(cfg.n_head)])
+            np.stack([trace[A.ATTN_PROBS.name(i, h)][0] for h in range(cfg.n_head)])
             for i in range(cfg.n_layer)
         ]
     )
@@ -86,7 +87,7 @@ class LensRow:
 
 def lens_sources(cfg: GPTConfig) -> list[str]:
     """The residual stream after each stage: the embeddings, then every block's output."""
-    return ["emb"] + [f"h.{i}.mlp.residual" for i in range(cfg.n_layer)]
+    return [A.EMB.name()] + [A.MLP_RESIDUAL.name(i) for i in range(cfg.n_layer)]
 
 
 def lens_distributions(

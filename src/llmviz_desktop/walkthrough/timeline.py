@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model import activations as A
 from ..model import sampling
 from ..scene.camera import Camera, fly
 from ..scene.drawing import Ghost, Highlight, Motion, Role, highlight
@@ -204,7 +205,8 @@ def _lookup(frame, step, p, model) -> None:
     idx = scene.index_of
     T = scene.n_tokens
     token = int(model.trace.tokens[0, t])
-    tok, pos, emb = idx["tok_emb"], idx["pos_emb"], idx["emb"]
+    tok, pos, emb = (idx[n] for n in scene.embedding_boxes())
+    wte, wpe = idx[A.WTE.name()], idx[A.WPE.name()]
     a = _phase(p, 0.0, 0.4)
     b = _phase(p, 0.45, 0.8)
     c = _phase(p, 0.85, 1.0)
@@ -213,8 +215,8 @@ def _lookup(frame, step, p, model) -> None:
         frame.reveal[box] = (t / T, ORDER_CODE["columns"])
     if a < 1:
         frame.ghosts += [
-            Ghost(idx["wte.weight"], token, tok, t, a),
-            Ghost(idx["wpe.weight"], t, pos, t, a),
+            Ghost(wte, token, tok, t, a),
+            Ghost(wpe, t, pos, t, a),
         ]
     else:
         _column_reveal(frame, tok, t + 1, T)
@@ -226,9 +228,9 @@ def _lookup(frame, step, p, model) -> None:
     if c > 0:
         for box in (tok, pos, emb):
             frame.reveal[box] = (max(frame.reveal[box][0], (t + 1 + c * (T - t - 1)) / T), 0)
-    frame.highlight |= {idx["wte.weight"], idx["wpe.weight"]}
-    frame.cells.append(Highlight(idx["wte.weight"], Role.SOURCE, -1, -1, token, token + 1))
-    frame.cells.append(Highlight(idx["wpe.weight"], Role.SOURCE, -1, -1, t, t + 1))
+    frame.highlight |= {wte, wpe}
+    frame.cells.append(Highlight(wte, Role.SOURCE, -1, -1, token, token + 1))
+    frame.cells.append(Highlight(wpe, Role.SOURCE, -1, -1, t, t + 1))
     vocab = model.config.vocab
     letter = vocab[token] if vocab else str(token)
     frame.caption.append(
@@ -360,9 +362,9 @@ def _sample(frame, step, p, model) -> None:
     probs = sampling.distribution(model, t)
     vocab = model.config.vocab or tuple(str(v) for v in range(len(probs)))
     frame.bars = [(vocab[v], float(probs[v])) for v in range(len(probs))]
-    frame.cells.append(Highlight(idx["probs"], Role.SOURCE, -1, -1, t, t + 1))
-    frame.cells.append(Highlight(idx["output_tokens"], Role.CELL, -1, -1, t, t + 1))
-    chosen = int(np.argmax(trace["probs"][0, t]))
+    frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
+    frame.cells.append(Highlight(idx[A.OUTPUT_TOKENS.name()], Role.CELL, -1, -1, t, t + 1))
+    chosen = int(np.argmax(trace[A.PROBS.name()][0, t]))
     frame.caption.append(f"greedy choice at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
 
 
@@ -382,7 +384,7 @@ def _autoregressive(frame, step, p, model) -> None:
     n = len(computed)
     for r, k in enumerate(computed):
         frame.reveal[k] = ((col + float(np.clip((wave - r / n) * n, 0, 1))) / T, 0)
-    inp, out = idx["input_tokens"], idx["output_tokens"]
+    inp, out = idx[A.INPUT_TOKENS.name()], idx[A.OUTPUT_TOKENS.name()]
     frame.reveal[inp] = (min(col + 1, T) / T, 0)
     frame.reveal[out] = ((col + (1.0 if q >= 0.6 else 0.0)) / T, 0)
     if q >= 0.6:
@@ -394,7 +396,7 @@ def _autoregressive(frame, step, p, model) -> None:
             frame.reveal.pop(k, None)
     vocab = model.config.vocab
     tokens = model.trace.tokens[0]
-    pred = int(np.argmax(model.trace["probs"][0, col]))
+    pred = int(np.argmax(model.trace[A.PROBS.name()][0, col]))
     letter = vocab[pred] if vocab else str(pred)
     prefix = "".join(vocab[int(v)] for v in tokens[: col + 1]) if vocab else ""
     frame.caption += [
