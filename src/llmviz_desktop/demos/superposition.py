@@ -26,12 +26,13 @@ halves it. One step is one pass over all pairs.
 from __future__ import annotations
 
 import math
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..model.worker import BackgroundWorker
 
 POWER = 16  # soft-max exponent of the loss (even)
 MAX_COS_SLACK = 0.003  # a kept step may leave max |cos| this far above its best (~0.2°)
@@ -395,20 +396,18 @@ class SuperpositionRunner:
         self.error: str | None = None  # the last exception in the worker, one line
         self._sp = sp
         self._baseline: AngleScan | None = None
-        self._running = False
-        self._quit = False
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._last_scan = -math.inf
+        self.worker = BackgroundWorker("llmviz-superposition", self._tick, self._failed)
         self._step_seconds = 0.0
         self._scan_seconds = 0.0
         self._published = 0  # snapshots published so far
-        self._ensure_thread()
+        self.worker.ensure_thread()  # publishes the first snapshot while paused
 
     # ---- control (UI thread; never blocks on computation) ---------------------------------
 
     @property
     def running(self) -> bool:
-        return self._running
+        return self.worker.running
 
     @property
     def superposition(self) -> Superposition:
@@ -423,25 +422,21 @@ class SuperpositionRunner:
         return snap is None or not _fresh(snap, sp)
 
     def start(self) -> None:
-        # hand the interpreter back to the UI thread sooner than the default 5 ms
-        sys.setswitchinterval(0.0005)
         self.error = None
-        self._running = True
-        self._ensure_thread()
-        self._wake.set()
+        self.worker.start()
 
     def pause(self) -> None:
-        self._running = False
+        self.worker.pause()
 
     def reset(self, sp: Superposition) -> None:
         """Replace the vectors (paused). A step in flight on the old ones is discarded."""
         with self.lock:
-            self._running = False
+            self.worker.pause()
             self._sp = sp
             self._baseline = None
             self._step_seconds = 0.0
-        self._ensure_thread()
-        self._wake.set()
+        self.worker.ensure_thread()
+        self.worker.wake()
 
     def set_epsilon(self, epsilon_deg: float) -> None:
         """Change the counted band; the next pass recounts (the optimiser ignores ε).
@@ -449,22 +444,17 @@ class SuperpositionRunner:
         sp = self._sp
         validate(sp.n_dims, sp.n_vectors, epsilon_deg)
         sp.epsilon_deg = float(epsilon_deg)  # one attribute store: atomic under the GIL
-        self._wake.set()
+        self.worker.wake()
 
     def stop(self) -> None:
         """End the worker thread (app exit)."""
-        self._quit = True
-        self._running = False
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self.worker.stop(timeout=10)
 
     def wait_fresh(self, timeout: float = 30.0) -> Snapshot | None:
         """Block until a snapshot describes the current vectors and ε (paused), or until one
         is published after this call at the current ε (running). For tests and scripts."""
-        self._ensure_thread()
-        self._wake.set()
+        self.worker.ensure_thread()
+        self.worker.wake()
         start = self._published
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -473,48 +463,35 @@ class SuperpositionRunner:
             if snap is not None:
                 if _fresh(snap, sp):
                     return snap
-                if self._running and count > start and snap.scan.epsilon_deg == sp.epsilon_deg:
+                if self.running and count > start and snap.scan.epsilon_deg == sp.epsilon_deg:
                     return snap
             time.sleep(0.002)
         return None
 
     # ---- the worker thread ----------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._quit = False
-            self._thread = threading.Thread(
-                target=self._loop, name="llmviz-superposition", daemon=True
-            )
-            self._thread.start()
+    def _tick(self, running: bool) -> float | None:
+        """One turn of the worker: a histogram pass when the snapshot is stale (and one is due,
+        or the optimiser is idle), else one optimisation step while running."""
+        with self.lock:
+            sp, snap = self._sp, self.snapshot
+        stale = snap is None or not _fresh(snap, sp)
+        due = time.monotonic() - self._last_scan >= max(self.scan_interval, self._scan_seconds)
+        if stale and (due or not running or sp.converged):
+            self._last_scan = time.monotonic()
+            self._publish(sp)
+            return 0.0
+        if running and not sp.converged:
+            t0 = time.perf_counter()
+            sp.step(1)
+            self._step_seconds = time.perf_counter() - t0
+            return max(1.0 / self.max_steps_per_second - self._step_seconds, 0.0)
+        if running and sp.converged:
+            self.worker.pause()
+        return None
 
-    def _loop(self) -> None:
-        last_scan = -math.inf
-        while not self._quit:
-            with self.lock:
-                sp, snap, running = self._sp, self.snapshot, self._running
-            try:
-                stale = snap is None or not _fresh(snap, sp)
-                due = time.monotonic() - last_scan >= max(self.scan_interval, self._scan_seconds)
-                if stale and (due or not running or sp.converged):
-                    last_scan = time.monotonic()
-                    self._publish(sp)
-                elif running and not sp.converged:
-                    t0 = time.perf_counter()
-                    sp.step(1)
-                    self._step_seconds = time.perf_counter() - t0
-                    rest = 1.0 / self.max_steps_per_second - self._step_seconds
-                    time.sleep(max(rest, 0.0))  # also lets the UI thread take the interpreter
-                else:
-                    if running and sp.converged:
-                        self._running = False
-                    self._wake.wait(0.1)
-                    self._wake.clear()
-            except Exception as e:  # shown in the panel; the app keeps going
-                self.error = f"{type(e).__name__}: {e}"
-                self._running = False
-                self._wake.wait(0.5)
-                self._wake.clear()
+    def _failed(self, e: Exception) -> None:
+        self.error = f"{type(e).__name__}: {e}"  # shown in the panel; the app keeps going
 
     def _publish(self, sp: Superposition) -> None:
         t0 = time.perf_counter()

@@ -6,9 +6,7 @@ never waits for a step longer than one step takes."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +14,7 @@ import numpy as np
 from ..model.config import GPTConfig
 from ..model.params import Params
 from ..model.train import TrainConfig, Trainer, sort_accuracy
+from ..model.worker import BackgroundWorker
 
 EVAL_EVERY = 100  # steps between the all-729 evaluations
 
@@ -41,9 +40,8 @@ class LiveTraining:
     def __init__(self, cfg: GPTConfig, seed: int = 0, lr: float = 5e-4, batch_size: int = 64):
         self.cfg = cfg
         self.lock = threading.Lock()
-        self._run = threading.Event()
-        self._quit = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = BackgroundWorker("llmviz-train", self._tick, self._failed)
+        self.error = ""  # why the last training step failed (training then pauses)
         self.lr, self.batch_size, self.seed = lr, batch_size, seed
         self.reset(seed)
 
@@ -51,7 +49,7 @@ class LiveTraining:
 
     def reset(self, seed: int | None = None) -> None:
         """Fresh random weights (paused)."""
-        self._run.clear()
+        self.worker.pause()
         with self.lock:
             self.seed = self.seed if seed is None else seed
             tcfg = TrainConfig(batch_size=self.batch_size, lr=self.lr, seed=self.seed)
@@ -60,21 +58,15 @@ class LiveTraining:
             self.version = 0  # bumps whenever the weights change
 
     def start(self) -> None:
-        # hand the interpreter to the UI thread sooner than the default 5 ms, so frames are
-        # not held up behind a training step's Python work
-        sys.setswitchinterval(0.0005)
-        if self._thread is None or not self._thread.is_alive():
-            self._quit.clear()
-            self._thread = threading.Thread(target=self._loop, name="llmviz-train", daemon=True)
-            self._thread.start()
-        self._run.set()
+        self.error = ""
+        self.worker.start()
 
     def pause(self) -> None:
-        self._run.clear()
+        self.worker.pause()
 
     @property
     def running(self) -> bool:
-        return self._run.is_set()
+        return self.worker.running
 
     def set_lr(self, lr: float) -> None:
         self.lr = float(lr)
@@ -85,10 +77,7 @@ class LiveTraining:
             self.trainer.tcfg = dataclasses.replace(self.trainer.tcfg, batch_size=self.batch_size)
 
     def stop(self) -> None:
-        self._quit.set()
-        self._run.set()  # wake the loop so it can see quit
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.worker.stop(timeout=5)
 
     def step_now(self, n: int = 1) -> None:
         """Run n steps on the calling thread (tests, and the paused 'step' button)."""
@@ -107,7 +96,7 @@ class LiveTraining:
 
     def _one_step(self, only_if_running: bool = False) -> None:
         with self.lock:
-            if only_if_running and not self._run.is_set():
+            if only_if_running and not self.worker.running:
                 return  # paused (or reset) while this thread waited for the lock
             r = self.trainer.step(lr=self.lr)
             h = self.history
@@ -119,11 +108,11 @@ class LiveTraining:
                 h.sorted.append(sort_accuracy(self.cfg, self.trainer.params))
             self.version += 1
 
-    def _loop(self) -> None:
-        while not self._quit.is_set():
-            if not self._run.wait(timeout=0.1):
-                continue
-            if self._quit.is_set():
-                break
-            self._one_step(only_if_running=True)
-            time.sleep(0)  # let the UI thread take the interpreter between steps
+    def _tick(self, running: bool) -> float | None:
+        if not running:
+            return None
+        self._one_step(only_if_running=True)
+        return 0.0  # the next step at once, after the UI thread had its turn
+
+    def _failed(self, e: Exception) -> None:
+        self.error = f"training stopped: {type(e).__name__}: {e}"

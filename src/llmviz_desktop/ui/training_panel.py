@@ -115,9 +115,10 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
         uimap.mark("slider", "##replay")
         if changed:
             learning.replay_step = step
-    if learning.message:
+    said = [m for m in (learning.message, t.error if t is not None else "") if m]
+    for message in said:  # a refused folder, or a training step that failed (then paused)
         imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 20 * em)
-        imgui.text_colored(WARN, learning.message)
+        imgui.text_colored(WARN, message)
         imgui.pop_text_wrap_pos()
     if frame.model.label:
         imgui.text_colored(
