@@ -4,8 +4,7 @@ layout(std140) uniform Globals {
     mat4 u_view_proj;   // clip = u_view_proj * world
     vec4 u_eye;         // xyz camera position; w world units per pixel at distance 1
     vec4 u_viewport;    // width, height, 1/width, 1/height (pixels)
-    vec4 u_color;       // x scale (0 linear, 1 symlog); y symlog linear range; z grid; w time
-    vec4 u_highlight;   // x box index (-1 none), y row, z col
+    vec4 u_color;       // x scale (0 linear, 1 symlog); y symlog linear range; z grid; w unused
 };
 
 // Highlighted cells: layout defined once in Python (render/ubo.py, HIGHLIGHTS).

@@ -63,7 +63,7 @@ out vec4 f_color;
 void main() {
     vec4 v = u_member == 0 ? u_view_proj[0] : u_member == 1 ? u_view_proj[3] :
              u_member == 2 ? u_eye : u_member == 3 ? u_viewport :
-             u_member == 4 ? u_color : u_highlight;
+             u_color;
     f_color = v;
 }
 #endif
@@ -79,9 +79,7 @@ def test_driver_reads_every_globals_member_where_python_wrote_it(session, tmp_pa
     prog = load_program(ctx, "probe", tmp_path)
     assert prog["Globals"].size == GLOBALS_SIZE
     vp = np.arange(16, dtype=np.float32).reshape(4, 4) + 1
-    data = pack_globals(
-        vp, np.array([1.5, 2.5, 3.5]), 0.25, 800, 400, True, 0.05, 0.7, 9.0, (4.0, 5.0, 6.0)
-    )
+    data = pack_globals(vp, np.array([1.5, 2.5, 3.5]), 0.25, 800, 400, True, 0.05, 0.7)
     ubo = ctx.buffer(data)
     prog["Globals"].binding = 3
     ubo.bind_to_uniform_block(3)
@@ -93,8 +91,7 @@ def test_driver_reads_every_globals_member_where_python_wrote_it(session, tmp_pa
         vp[:, 3],  # mat4 columns of the mathematical matrix
         [1.5, 2.5, 3.5, 0.25],
         [800, 400, 1 / 800, 1 / 400],
-        [1.0, 0.05, 0.7, 9.0],
-        [4.0, 5.0, 6.0, 0.0],
+        [1.0, 0.05, 0.7, 0.0],
     ]
     target.use()
     for member, want in enumerate(expected):

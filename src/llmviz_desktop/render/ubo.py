@@ -14,15 +14,14 @@ GLOBALS = np.dtype(
         ("eye", "<f4", 4),  # xyz: camera position; w: world units per pixel at distance 1
         ("viewport", "<f4", 4),  # width, height, 1/width, 1/height in pixels
         ("color", "<f4", 4),  # x: scale (0 linear, 1 symlog); y: symlog linear range;
-        #                      z: gridline strength 0..1; w: time in seconds
-        ("highlight", "<f4", 4),  # x: box index (-1 none), y: row, z: col, w: unused
+        #                      z: gridline strength 0..1; w: unused
     ]
 )
 
 # Expected std140 byte offsets, written out by hand from the rules (checked by the tests
 # against both this dtype and the GL driver's own layout of the block).
-GLOBALS_OFFSETS = {"view_proj": 0, "eye": 64, "viewport": 80, "color": 96, "highlight": 112}
-GLOBALS_SIZE = 128
+GLOBALS_OFFSETS = {"view_proj": 0, "eye": 64, "viewport": 80, "color": 96}
+GLOBALS_SIZE = 112
 
 
 def pack_globals(
@@ -34,15 +33,12 @@ def pack_globals(
     symlog: bool = False,
     symlog_range: float = 0.02,
     grid: float = 1.0,
-    time: float = 0.0,
-    highlight: tuple[float, float, float] = (-1.0, -1.0, -1.0),
 ) -> bytes:
     g = np.zeros((), GLOBALS)
     g["view_proj"] = np.asarray(view_proj, np.float32).T  # column-major for GLSL
     g["eye"] = (*np.asarray(eye, np.float32)[:3], world_per_pixel)
     g["viewport"] = (width, height, 1.0 / max(width, 1), 1.0 / max(height, 1))
-    g["color"] = (1.0 if symlog else 0.0, symlog_range, grid, time)
-    g["highlight"] = (*highlight, 0.0)
+    g["color"] = (1.0 if symlog else 0.0, symlog_range, grid, 0.0)
     return g.tobytes()
 
 
