@@ -150,12 +150,6 @@ class LlmvizWindow(mglw.WindowConfig):
 
     # ---- frame -----------------------------------------------------------------------------
 
-    def _contained(self, where: str, fn, *args) -> None:
-        """An exception in an animation or the training glue is shown, logged, survived."""
-        if not contained(self.state.messages.errors, where, fn, *args):
-            if where == "walkthrough" and self.state.controllers.player is not None:
-                self.state.controllers.player.playing = False
-
     def fly_to(self, end: Camera) -> None:
         """Animate the camera to `end` (a pure function of elapsed time: camera.fly)."""
         self._flight = (self.state.view.camera, end, self._time)

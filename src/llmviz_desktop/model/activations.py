@@ -20,7 +20,6 @@ for all heads of a layer (``h.1.attn.heads.q``).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -602,11 +601,6 @@ def shape(a: Activation, cfg: GPTConfig, batch: int, tokens: int) -> tuple[int, 
     dims = {"B": batch, "T": tokens, "T_k": tokens, "C": C, "D": D, "3C": 3 * C, "4C": 4 * C}
     dims.update(vocab=cfg.vocab_size, position=cfg.block_size)
     return tuple(dims[axis] for axis in a.axes)
-
-
-def matches(cfg: GPTConfig, pattern: str, merged: bool = False) -> bool:
-    """Whether a glob (as chapter files write them) names at least one drawn tensor."""
-    return any(fnmatch.fnmatchcase(a.name, pattern) for a in drawn(cfg, merged))
 
 
 SOFTMAX = (SCORES, SOFTMAX_MAX, SOFTMAX_EXPSUM, ATTN_PROBS)  # one attention softmax, in order

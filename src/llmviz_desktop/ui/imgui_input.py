@@ -126,11 +126,6 @@ class ImguiInput:
         """Seconds since the last frame; ImGui requires a positive value."""
         self.io.delta_time = max(float(dt), 1e-6)
 
-    def focus_event(self, focused: bool) -> None:
-        self.io.add_focus_event(bool(focused))
-
-    # ------------------------------------------------------------------ mouse
-
     def mouse_position_event(self, x: float, y: float, dx: float = 0, dy: float = 0) -> None:
         self.io.add_mouse_pos_event(float(x), float(y))
 

@@ -21,7 +21,6 @@ WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
 class LearnActions:
     start: bool = False
     open_dir: str | None = None
-    export: bool = False
 
 
 _dir_text = {"value": "", "prefilled": ""}  # the folder field; whether it was pre-filled
