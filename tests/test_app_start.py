@@ -382,7 +382,8 @@ def test_settings_that_are_not_a_regular_file_are_refused_without_blocking(tmp_p
     )
     assert out.returncode == 0, out.stderr
     (line,) = out.stdout.splitlines()
-    assert "settings.json" in line and "not a regular file" in line, line
+    said = "is a directory" if kind == "folder" else "not a regular file"
+    assert "settings.json" in line and said in line and "settings ignored" in line, line
     assert os.path.lexists(path)  # left where it is (not moved aside, not replaced)
 
 

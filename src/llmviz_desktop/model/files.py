@@ -14,7 +14,13 @@ from pathlib import Path
 
 
 class FileProblem(Exception):
-    """A file that cannot be read as expected; str() is one line naming the file."""
+    """A file that cannot be read as expected; str() is one line naming the file. `kind` says
+    which way, for callers that treat them differently (settings leave a FIFO alone but move a
+    corrupt file aside): "missing", "not a file", "too large" or "unreadable"."""
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def reason(e: OSError) -> str:
@@ -38,14 +44,17 @@ def open_regular(path: Path, what: str) -> tuple[int, int]:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         if e.errno == errno.EISDIR:
-            raise FileProblem(f"{path}: is a directory, expected {what}") from None
-        raise FileProblem(f"{path}: cannot read {what} ({reason(e)})") from None
+            raise FileProblem(f"{path}: is a directory, expected {what}", "not a file") from None
+        kind = "missing" if e.errno == errno.ENOENT else "unreadable"
+        raise FileProblem(f"{path}: cannot read {what} ({reason(e)})", kind) from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise FileProblem(f"{path}: is a directory, expected {what}")
+            raise FileProblem(f"{path}: is a directory, expected {what}", "not a file")
         if not stat.S_ISREG(st.st_mode):
-            raise FileProblem(f"{path}: is not a regular file (a FIFO, device or socket)")
+            raise FileProblem(
+                f"{path}: is not a regular file (a FIFO, device or socket)", "not a file"
+            )
     except BaseException:
         os.close(fd)
         raise
@@ -58,7 +67,8 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
     try:
         if size > limit:
             raise FileProblem(
-                f"{path}: {size:,} bytes is too large for {what} (at most {limit:,} bytes)"
+                f"{path}: {size:,} bytes is too large for {what} (at most {limit:,} bytes)",
+                "too large",
             )
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(size + 1)  # one byte more than fstat said: a file still growing
@@ -67,7 +77,7 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
     finally:
         os.close(fd)
     if len(data) > size:
-        raise FileProblem(f"{path}: the file grew while it was being read")
+        raise FileProblem(f"{path}: the file grew while it was being read", "too large")
     return data
 
 

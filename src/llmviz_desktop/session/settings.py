@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..model.atomic import atomic_write
+from ..model.files import FileProblem, read_limited
 
 APP = "llmviz-desktop"
 MAX_BYTES = 64 * 1024
@@ -76,55 +77,6 @@ def _validated(data: object) -> Settings:
     return s
 
 
-class NotAFile(ValueError):
-    """The path is a FIFO, a device, a folder...: refused without reading it."""
-
-
-def read_small_file(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most max_bytes. A FIFO, device or folder is refused
-    (NotAFile) without opening it for a blocking read; a larger file (ValueError) without
-    reading more than max_bytes + 1 bytes. OSError when it cannot be read."""
-    import stat
-
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise NotAFile(f"not a regular file ({_file_kind(mode)})")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)  # what was opened, should the path have changed meanwhile
-        if not stat.S_ISREG(info.st_mode):
-            raise NotAFile(f"not a regular file ({_file_kind(info.st_mode)})")
-        if info.st_size > max_bytes:
-            raise ValueError(f"{info.st_size} bytes is too large (at most {max_bytes})")
-        chunks, size = [], 0
-        while size <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > max_bytes:  # it grew while being read
-        raise ValueError(f"more than {max_bytes} bytes is too large")
-    return b"".join(chunks)
-
-
-def _file_kind(mode: int) -> str:
-    import stat
-
-    for test, name in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return name
-    return "not a file"
-
-
 def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
     """(settings, warning). A missing file gives the defaults quietly; a corrupt one is moved
     aside (settings.json.corrupt-<time>) and reported in the warning. A FIFO, device or
@@ -134,21 +86,26 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
     if not os.path.lexists(path):
         return Settings(), None
     try:
-        text = read_small_file(path, MAX_BYTES).decode("utf-8")
+        text = read_limited(path, MAX_BYTES, "settings").decode("utf-8")
         return _validated(json.loads(text)), None
-    except NotAFile as e:
-        return Settings(), f"{path}: settings ignored ({e}); using defaults"
-    except FileNotFoundError:  # a dangling link, or removed meanwhile
-        return Settings(), None
+    except FileProblem as e:
+        if e.kind == "missing":  # a dangling link, or removed meanwhile
+            return Settings(), None
+        if e.kind == "not a file":  # a FIFO or device could block or never end: not touched
+            return Settings(), f"{e}; settings ignored, using defaults"
+        problem: Exception = e
     except (ValueError, UnicodeDecodeError, RecursionError, OSError) as e:
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, aside)
-            where = f"moved to {aside.name}"
-        except OSError:
-            where = "left in place"
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return Settings(), f"{path}: unreadable settings ({reason}); {where}, using defaults"
+        problem = e
+    # corrupt, oversized or unreadable: moved aside, so that the next start is clean
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, aside)
+        where = f"moved to {aside.name}"
+    except OSError:
+        where = "left in place"
+    said = (str(problem).splitlines() or [type(problem).__name__])[0]
+    said = said.removeprefix(f"{path}: ")  # a FileProblem names the file; said once
+    return Settings(), f"{path}: unreadable settings ({said}); {where}, using defaults"
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
