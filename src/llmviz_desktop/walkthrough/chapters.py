@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.files import FileProblem, read_limited
+from ..scene.framing import CAMERA_PRESETS
 from ..resources import walkthrough_dir
 from ..scene.boxes import Scene
 from .text import links
@@ -37,7 +38,6 @@ REQUIRED_ANIMATION_FIELDS = {
     "layernorm": ("prefix",),
 }
 REVEAL_ORDERS = ("columns", "rows", "cells", "all")
-CAMERA_PRESETS = ("overview", "front", "top-layer", "output")
 MAX_FILE_BYTES = 256 * 1024
 MAX_DURATION = 120.0
 
