@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..model.files import FileProblem, read_limited
-from ..scene.framing import CAMERA_PRESETS
 from ..resources import walkthrough_dir
 from ..scene.boxes import Scene
+from ..scene.framing import CAMERA_PRESETS
 from .text import links
 
 ANIMATIONS: dict[str, dict[str, type]] = {
