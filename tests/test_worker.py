@@ -101,3 +101,16 @@ def test_live_training_reports_a_failed_step_and_pauses():
         assert "overflow in a step" in t.error and wait_until(lambda: not t.running)
     finally:
         t.stop()
+
+
+def test_a_superposition_tick_begun_before_a_reset_does_not_step_the_new_vectors():
+    from llmviz_desktop.demos.superposition import Superposition, SuperpositionRunner
+
+    runner = SuperpositionRunner(Superposition(6, 12))
+    runner.start()
+    runner.reset(Superposition(6, 13))  # pauses
+    runner.stop()  # the thread ends: the ticks below are driven by hand
+    for _ in range(3):  # as if the loop had read `running` just before reset() paused it
+        runner._tick(True)
+    assert runner.superposition.step_count == 0 and not runner.running
+    assert runner.snapshot is not None and runner.snapshot.n_vectors == 13

@@ -473,8 +473,8 @@ class SuperpositionRunner:
     def _tick(self, running: bool) -> float | None:
         """One turn of the worker: a histogram pass when the snapshot is stale (and one is due,
         or the optimiser is idle), else one optimisation step while running."""
-        with self.lock:
-            sp, snap = self._sp, self.snapshot
+        with self.lock:  # read with the vectors: a reset() since the call pauses this tick too
+            sp, snap, running = self._sp, self.snapshot, running and self.worker.running
         stale = snap is None or not _fresh(snap, sp)
         due = time.monotonic() - self._last_scan >= max(self.scan_interval, self._scan_seconds)
         if stale and (due or not running or sp.converged):

@@ -98,9 +98,11 @@ class BackgroundWorker:
         while not self._quit:
             try:
                 delay = self._tick(self._run.is_set())
-            except Exception as e:  # reported, paused; the app keeps going
-                self.pause()
-                self._on_error(e)
+            except Exception as e:  # reported, then paused: the app keeps going
+                try:
+                    self._on_error(e)  # first, so that whoever sees the pause sees why
+                finally:
+                    self.pause()
                 self._wake.wait(ERROR_WAIT_S)
                 self._wake.clear()
                 continue
