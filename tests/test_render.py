@@ -14,7 +14,15 @@ from PIL import Image
 from llmviz_desktop.app.headless import HeadlessSession
 from llmviz_desktop.render.programs import load_program
 from llmviz_desktop.render.shader_source import ShaderSourceError
-from llmviz_desktop.render.ubo import GLOBALS, GLOBALS_OFFSETS, GLOBALS_SIZE, pack_globals
+from llmviz_desktop.render.ubo import (
+    GLOBALS,
+    GLOBALS_OFFSETS,
+    GLOBALS_SIZE,
+    HIGHLIGHTS,
+    HIGHLIGHTS_OFFSETS,
+    HIGHLIGHTS_SIZE,
+    pack_globals,
+)
 from llmviz_desktop.resources import shaders_dir
 from llmviz_desktop.scene.camera import Camera
 from llmviz_desktop.scene.colors import ColorSettings
@@ -50,6 +58,14 @@ def test_globals_dtype_follows_std140():
         assert GLOBALS.fields[name][1] == offset, name
     # std140: every vec4 / mat4 column starts on a 16-byte boundary
     assert all(offset % 16 == 0 for offset in GLOBALS_OFFSETS.values())
+
+
+def test_highlights_dtype_follows_std140():
+    # std140 arrays: every element (here ivec4 / vec4) takes a 16-byte stride
+    assert HIGHLIGHTS.itemsize == HIGHLIGHTS_SIZE
+    for name, offset in HIGHLIGHTS_OFFSETS.items():
+        assert HIGHLIGHTS.fields[name][1] == offset, name
+    assert all(offset % 16 == 0 for offset in HIGHLIGHTS_OFFSETS.values())
 
 
 PROBE = """#version 330 core

@@ -365,7 +365,6 @@ class Snapshot:
     scan: AngleScan
     baseline: AngleScan  # the random start at the same ε, for comparison
     step_seconds: float  # wall time of the last optimisation step (0 before the first)
-    scan_seconds: float  # wall time of the last histogram pass
 
     @property
     def welch_deg(self) -> float:
@@ -515,7 +514,6 @@ class SuperpositionRunner:
             scan,
             baseline,
             self._step_seconds,
-            self._scan_seconds,
         )
         with self.lock:
             if self._sp is sp:  # not reset meanwhile

@@ -96,10 +96,6 @@ class _StateQuery:
                 None, ctypes.c_uint, ctypes.POINTER(ctypes.c_int)
             )(get_integerv)
 
-    @property
-    def available(self) -> bool:
-        return self._is_enabled is not None
-
     def enabled(self, cap: int, default: bool = False) -> bool:
         return bool(self._is_enabled(cap)) if self._is_enabled is not None else default
 
