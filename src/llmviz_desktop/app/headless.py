@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..render.context import headless_context
+from ..render.context import MSAA_SAMPLES, headless_context, msaa_samples
 from ..render.frame import FrameRenderer
 from ..render.offscreen import Offscreen
 from ..session.state import AppState
@@ -17,10 +17,13 @@ from .tick import Frame, Ticker
 
 
 class HeadlessSession:
-    def __init__(self, width: int, height: int):
+    """samples: multisample anti-aliasing as in the window (4x where the driver offers it,
+    none where it does not); 0 turns it off."""
+
+    def __init__(self, width: int, height: int, samples: int = MSAA_SAMPLES):
         self.width, self.height = width, height
         self.ctx = headless_context()
-        self.target = Offscreen(self.ctx, width, height)
+        self.target = Offscreen(self.ctx, width, height, msaa_samples(self.ctx, samples))
         self.ui = HeadlessUI(width, height)
         self.frame = FrameRenderer(self.ctx)
         self.ticker = Ticker()

@@ -15,10 +15,10 @@ import numpy as np
 
 from ..model.sampling import Sampling
 from ..model.tokenizer import TokenizerError
-from ..render.context import GLUnavailable, check_version
+from ..render.context import MSAA_SAMPLES, GLUnavailable, check_version
 from ..render.frame import FrameRenderer
 from ..scene.camera import Camera, fly
-from ..scene.framing import camera_preset
+from ..scene.framing import Rect, camera_preset, default_panels, frame_into, free_rect
 from ..scene.picking import pick_box, pick_cell
 from ..session.errors import contained, record, report
 from ..session.frame import Frame
@@ -75,6 +75,10 @@ class LlmvizWindow(mglw.WindowConfig):
     aspect_ratio = None  # type: ignore[assignment]  # the viewport follows the window
     resizable = True
     vsync = True
+    # 4x multisample anti-aliasing: glfw takes it as a hint (a driver without it gives a plain
+    # framebuffer); a window system that refuses it outright is retried without (run)
+    samples = MSAA_SAMPLES
+    opened = False  # set once the window exists: a later failure is not retried
     log_level = logging.WARNING  # not moderngl-window's INFO lines about the context
     model_spec = "nano-sort"  # set by the launcher before the window is created
     model_from_settings = False  # model_spec is the last model used (settings.json)
@@ -86,6 +90,7 @@ class LlmvizWindow(mglw.WindowConfig):
         # moderngl-window closes the window on Escape by default; here Esc unpins a tooltip,
         # leaves a text field or stops a camera flight. Ctrl+Q and the close button quit.
         self.wnd.exit_key = None
+        type(self).opened = True
         check_version(self.ctx)
         create_ui_context()
         self.input = ImguiInput(self.wnd.keys)
@@ -95,6 +100,11 @@ class LlmvizWindow(mglw.WindowConfig):
         model, problem = self._first_model(self.model_spec)
         camera = camera_preset("overview", model.scene, width, height)
         self.state = AppState.create(model, camera, width, height)
+        self.state.view.framed_for = (
+            width,
+            height,
+            free_rect(width, height, default_panels(width, height)),
+        )
         self.state.controllers.player = Player(load_chapters())
         self.state.controllers.learning = Learning()
         self.settings = self.startup_settings
@@ -239,6 +249,10 @@ class LlmvizWindow(mglw.WindowConfig):
             end_abandoned_frame()
         if drawn:
             contained(self.state.messages.errors, "controls", self._carry_out, drawn[0])
+        if self.input.wants_mouse():
+            # the mouse events saw the frame before's answer: a cursor that came to rest on a
+            # panel would otherwise keep picking the scene behind it
+            self.state.pointer.mouse = None
         if time - self._saved_at >= SETTINGS_EVERY_S:
             self._saved_at = time
             contained(self.state.messages.errors, "settings", self._save_if_changed)
@@ -267,7 +281,7 @@ class LlmvizWindow(mglw.WindowConfig):
                     s.controllers.player.free_camera = (
                         True  # else the walkthrough takes the camera back
                     )
-                self.fly_to(s.view.camera.framing(lo, hi, s.view.width, s.view.height, margin=1.3))
+                self.fly_to(self._frame_boxes(lo, hi))
         learning = self.state.controllers.learning
         if learning is not None and actions.learn.start:
             learning.start_training(self.state.home)
@@ -333,9 +347,37 @@ class LlmvizWindow(mglw.WindowConfig):
             self._reset_camera()
         return True
 
+    def _free(self) -> Rect:
+        """The free area between the panels: the last frame's, or (before one at this size)
+        where the panels stand when the window opens."""
+        v = self.state.view
+        if (
+            self.shown is not None
+            and v.framed_for is not None
+            and v.framed_for[:2]
+            == (
+                v.width,
+                v.height,
+            )
+        ):
+            return self.shown.free_area
+        return free_rect(v.width, v.height, default_panels(v.width, v.height))
+
+    def _overview(self) -> Camera:
+        """The overview framed into the free area (app.tick keeps it framed while untouched)."""
+        v = self.state.view
+        free = self._free()
+        v.framed_for = (v.width, v.height, free)
+        return camera_preset("overview", self.state.home.scene, v.width, v.height, free=free)
+
+    def _frame_boxes(self, lo, hi) -> Camera:
+        """The current direction, moved to show lo..hi large in the free area."""
+        v = self.state.view
+        return frame_into(v.camera, lo, hi, v.width, v.height, self._free(), margin=1.3)
+
     def _reset_camera(self, animate: bool = False) -> None:
         s = self.state
-        home = camera_preset("overview", s.home.scene, s.view.width, s.view.height)
+        home = self._overview()
         if animate:
             self.fly_to(home)
         else:
@@ -350,10 +392,14 @@ class LlmvizWindow(mglw.WindowConfig):
         s = self.state
         old = (s.view.width, s.view.height)
         # an untouched overview is re-framed for the new size; a view the user chose is kept
+        # (app.tick then follows the panels to their new places)
         home = min(old) > 0 and s.view.camera == camera_preset("overview", s.home.scene, *old)
+        if s.view.framed_for is not None and min(old) > 0:
+            ow, oh, free = s.view.framed_for
+            home = s.view.camera == camera_preset("overview", s.home.scene, ow, oh, free=free)
         s.view.width, s.view.height = self.wnd.buffer_size
         if home and min(s.view.width, s.view.height) > 0:
-            s.view.camera = camera_preset("overview", s.home.scene, s.view.width, s.view.height)
+            s.view.camera = self._overview()
         self.input.resize(width, height, *self.wnd.buffer_size)
 
     @_contained_event
@@ -406,9 +452,10 @@ class LlmvizWindow(mglw.WindowConfig):
         self._touch()
         self.input.mouse_drag_event(x, y, dx, dy)
         self._mouse = (x, y)
-        self.state.pointer.mouse = self._px(x, y)
-        if self.input.wants_mouse():
+        if self.input.wants_mouse():  # dragging a slider: no tooltip from the scene behind
+            self.state.pointer.mouse = None
             return
+        self.state.pointer.mouse = self._px(x, y)
         s = self.state
         pdx, pdy = self._px(dx, dy)
         if self.wnd.mouse_states.left:
@@ -474,7 +521,7 @@ class LlmvizWindow(mglw.WindowConfig):
             if hit is not None:
                 box = self._shown_model().scene.boxes[hit[0]]
                 lo, hi = np.array(box.min_corner), np.array(box.max_corner)
-                self.fly_to(s.view.camera.framing(lo, hi, s.view.width, s.view.height, margin=1.3))
+                self.fly_to(self._frame_boxes(lo, hi))
         elif key == keys.ESCAPE:  # never quits (exit_key is off)
             self._stop_flight()
             if s.pointer.pinned is not None:
@@ -574,12 +621,19 @@ def run(model_spec: str | None = None, window: str = "glfw") -> int:
         # than the screen (65535 x 65535 crashes glfw) at the screen's
         "window_size": window_size(settings, screen_area(window)),
     }
-    LlvizConfig = type("LlvizConfig", (LlmvizWindow,), attrs)
+    LlvizConfig: type[LlmvizWindow] = type("LlvizConfig", (LlmvizWindow,), attrs)
 
     try:
         with warnings.catch_warnings(record=True) as caught:  # glfw reports via warnings
             warnings.simplefilter("always")
-            mglw.run_window_config(LlvizConfig, args=["--window", window])
+            try:
+                mglw.run_window_config(LlvizConfig, args=["--window", window])
+            except Exception:
+                if LlvizConfig.opened or not LlvizConfig.samples:
+                    raise
+                # no multisampled window here: open a plain one rather than none
+                LlvizConfig.samples = 0
+                mglw.run_window_config(LlvizConfig, args=["--window", window])
     except GLUnavailable as e:
         print(f"llmviz: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import moderngl
 
 REQUIRED_GL = 330
+MSAA_SAMPLES = 4  # multisample anti-aliasing asked for where the driver offers it
 
 
 class GLUnavailable(RuntimeError):
@@ -31,3 +32,18 @@ def check_version(ctx: moderngl.Context) -> None:
             f"OpenGL {ctx.version_code / 100:.1f} found, 3.3 core needed "
             f"({ctx.info.get('GL_RENDERER', 'unknown renderer')})"
         )
+
+
+def max_samples(ctx: moderngl.Context) -> int:
+    """GL_MAX_SAMPLES, or 0 when the driver does not say (or offers no multisampling)."""
+    try:
+        n = int(ctx.info.get("GL_MAX_SAMPLES") or getattr(ctx, "max_samples", 0) or 0)
+    except Exception:  # an odd driver answer means no multisampling, never a failure
+        return 0
+    return max(n, 0)
+
+
+def msaa_samples(ctx: moderngl.Context, wanted: int = MSAA_SAMPLES) -> int:
+    """The sample count to ask for: `wanted` capped by the driver; 0 (none) below 2."""
+    n = min(wanted, max_samples(ctx))
+    return n if n >= 2 else 0

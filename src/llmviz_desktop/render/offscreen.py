@@ -7,12 +7,25 @@ import numpy as np
 
 
 class Offscreen:
+    """samples > 1: multisampled (anti-aliased), resolved into a plain buffer on read. A
+    driver that refuses the sample count gets a plain target (self.samples says which)."""
+
     def __init__(self, ctx: moderngl.Context, width: int, height: int, samples: int = 0):
         self.ctx, self.width, self.height = ctx, width, height
+        self._resolve: moderngl.Framebuffer | None = None
+        try:
+            self._create(samples)
+        except moderngl.Error:
+            if not samples:
+                raise
+            self._create(0)  # no multisampling here: jagged edges, not no picture
+
+    def _create(self, samples: int) -> None:
+        ctx, width, height = self.ctx, self.width, self.height
+        self.samples = samples
         self.color = ctx.renderbuffer((width, height), 4, samples=samples)
         self.depth = ctx.depth_renderbuffer((width, height), samples=samples)
         self.fbo = ctx.framebuffer([self.color], self.depth)
-        self._resolve = None
         if samples:
             self._resolve_rb = ctx.renderbuffer((width, height), 4)
             self._resolve = ctx.framebuffer([self._resolve_rb])
