@@ -70,6 +70,7 @@ def stand_in_window(width: int, height: int):
             self.input = SimpleNamespace(set_delta_time=lambda dt: None, resize=lambda *a: None)
             self.wnd = SimpleNamespace(name="stand-in", buffer_size=(width, height))
             self.frame = None  # drawing would fail on this
+            self.shown = None  # no frame drawn yet
             self._flight = None
             self._iconified = False
             self.pacer = FramePacer()

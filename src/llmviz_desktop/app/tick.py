@@ -11,6 +11,7 @@ hover is shown in the error panel and logged, and the frame still comes.
 from __future__ import annotations
 
 from ..scene.drawing import Drawing, Highlight, Role
+from ..scene.framing import Framing, Rect, camera_preset, default_panels, free_rect
 from ..scene.hover import HoverTracker
 from ..scene.values import BoxValues, prepare_values
 from ..session.errors import contained
@@ -42,9 +43,10 @@ class Ticker:
             player.playing = False
         if learning is not None:
             contained(errors, "training", self._learn, state, dt)
+        free = self._frame_free_area(state)
         model, walk = state.home, None
         moment: list = []
-        if contained(errors, "walkthrough", self._moment, state, moment):
+        if contained(errors, "walkthrough", self._moment, state, free, moment):
             model, walk = moment[0]
         elif player is not None:
             player.playing = False
@@ -71,7 +73,7 @@ class Ticker:
             walk.motion if walk is not None else None,
             highlights[-MAX_HIGHLIGHTS:],
         )
-        return Frame(model, walk, hover, values.legend, drawing)
+        return Frame(model, walk, hover, values.legend, drawing, free)
 
     def _learn(self, state: AppState, dt: float) -> None:
         learning = state.controllers.learning
@@ -80,9 +82,25 @@ class Ticker:
         if new is not None:
             state.home = new
 
-    def _moment(self, state: AppState, out: list) -> None:
+    def _moment(self, state: AppState, free: Rect, out: list) -> None:
+        framing = Framing(state.view.width, state.view.height, free)
+        out.append(self.stage.moment(state.controllers.player, state.home, framing))
+
+    def _frame_free_area(self, state: AppState) -> Rect:
+        """The free area between the panels this frame; an untouched overview (the camera a
+        preset gave for the previous size and free area) is framed again when it changed."""
         v = state.view
-        out.append(self.stage.moment(state.controllers.player, state.home, v.width, v.height))
+        w, h = v.width, v.height
+        shown = v.panels if v.panels is not None else default_panels(w, h)
+        free = free_rect(w, h, shown if v.show_ui else ())
+        now = (w, h, free)
+        if v.framed_for != now and min(w, h) > 0:
+            if v.framed_for is not None:
+                ow, oh, old = v.framed_for
+                if v.camera == camera_preset("overview", state.home.scene, ow, oh, free=old):
+                    v.camera = camera_preset("overview", state.home.scene, w, h, free=free)
+            v.framed_for = now
+        return free
 
     def _hover(self, state: AppState, model: LoadedModel, out: list) -> None:
         p, v = state.pointer, state.view

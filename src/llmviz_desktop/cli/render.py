@@ -79,8 +79,9 @@ def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
     return camera
 
 
-def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
-    """Names of boxes whose projected bounds intersect the viewport (in front of the eye)."""
+def screen_boxes(scene, camera, width: int, height: int) -> dict[str, list[float]]:
+    """{name: [x0, y0, x1, y1]} of every box whose projected bounds (the 8 corners, in front
+    of the eye) meet the image, clipped to it; pixels, y down."""
     from ..scene.picking import box_aabbs
 
     lo, hi = box_aabbs(scene)
@@ -93,7 +94,25 @@ def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
     x0, x1 = proj[..., 0].min(axis=1), proj[..., 0].max(axis=1)
     y0, y1 = proj[..., 1].min(axis=1), proj[..., 1].max(axis=1)
     seen = in_front & (x1 >= 0) & (x0 <= width) & (y1 >= 0) & (y0 <= height)
-    return [b.name for b, s in zip(scene.boxes, seen, strict=True) if s]
+    out = {}
+    for k in np.flatnonzero(seen):
+        out[scene.boxes[k].name] = [
+            float(np.clip(x0[k], 0, width)),
+            float(np.clip(y0[k], 0, height)),
+            float(np.clip(x1[k], 0, width)),
+            float(np.clip(y1[k], 0, height)),
+        ]
+    return out
+
+
+def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
+    """Names of boxes whose projected bounds intersect the viewport (in front of the eye)."""
+    return list(screen_boxes(scene, camera, width, height))
+
+
+def models_drawn(model) -> list[str]:
+    """The names of the models in the scene: one, or each of a scale scene's."""
+    return list(getattr(model.scene, "models", ()) or (model.name,))
 
 
 def hover_report(state) -> dict | None:
@@ -246,7 +265,6 @@ def run_render(args: argparse.Namespace, fail) -> int:
                 "output": model.output_text,
                 "size": [width, height],
                 "camera": camera.to_dict(),
-                "visible_tensors": visible_tensors(model.scene, camera, width, height),
                 "boxes": len(model.scene.boxes),
                 "frames": len(times),
                 "frame_ms": {
@@ -259,6 +277,11 @@ def run_render(args: argparse.Namespace, fail) -> int:
             }
             frame = session.last
             assert frame is not None
+            shown = frame.model
+            report["free_area"] = [float(v) for v in frame.free_area]
+            report["screen_boxes"] = screen_boxes(shown.scene, state.view.camera, width, height)
+            report["models"] = models_drawn(shown)
+            report["visible_tensors"] = list(report["screen_boxes"])
             if frame.walk is not None:
                 report["walkthrough"] = walk_report(state, frame)
                 report["camera"] = state.view.camera.to_dict()

@@ -4,7 +4,7 @@ them; app.tick decides what to do with them (no GL, no imgui, writes no state)."
 
 from __future__ import annotations
 
-from ..scene.framing import Framing, camera_preset
+from ..scene.framing import Framing
 from ..walkthrough.player import Player
 from ..walkthrough.timeline import WalkFrame, frame_at
 from .loaded import DEFAULT_INPUT, LoadedModel, load_model
@@ -27,7 +27,7 @@ class Stage:
         return self._models[key]
 
     def moment(
-        self, player: Player | None, home: LoadedModel, width: int, height: int
+        self, player: Player | None, home: LoadedModel, framing: Framing
     ) -> tuple[LoadedModel, WalkFrame | None]:
         """(the model to show, this moment of the walkthrough or None outside it)."""
         if player is None or not player.active or not player.chapters.chapters:
@@ -41,6 +41,5 @@ class Stage:
 
         model = self.model_for(step.model or chapter.model, home)
         first = scene_of(chapter.steps[0])
-        start = camera_preset("overview", first, width, height)
-        framing = Framing(width, height)
+        start = framing.preset("overview", first)
         return model, frame_at(chapter, k, progress, model, framing, start, scene_of)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..demos.superposition import SuperpositionDemo
 from ..scene.camera import Camera
 from ..scene.colors import ColorSettings
+from ..scene.framing import Rect
 from ..scene.picking import CellHit
 from ..walkthrough.player import Player
 from .learning import Learning
@@ -37,6 +38,11 @@ class View:
     show_stats: bool = True  # fps / frame time in the panel (off for reproducible images)
     show_param_overlay: bool = False  # the Parameters tab's 3D count labels
     hud: str = ""  # a caption drawn over the scene (replay step, video export)
+    # the panels' rectangles in pixels, as the UI drew them last frame (None: not drawn yet,
+    # scene/framing.default_panels stands in), and the window size and free area the
+    # camera was last framed for (app.tick re-frames an untouched view when they change)
+    panels: tuple[Rect, ...] | None = None
+    framed_for: tuple[int, int, Rect] | None = None
 
 
 @dataclass

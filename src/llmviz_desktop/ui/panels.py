@@ -86,8 +86,26 @@ def draw_ui(state: AppState, frame: Frame) -> UIActions:
     actions = UIActions()
     imgui.internal.error_recovery_store_state(_frame_start_state)
     guarded(state, "interface", _draw_all, state, frame, actions)
+    state.view.panels = panel_rects() if state.view.show_ui else ()
     uimap.flush()  # the test hook (LLMVIZ_UI_MAP); nothing without it
     return actions
+
+
+FRAMING_PANELS = ("llmviz", "Analysis", "Walkthrough", "Watch it learn", "Superposition")
+
+
+def panel_rects() -> tuple[tuple[float, float, float, float], ...]:
+    """The panels drawn this frame, in framebuffer pixels: the camera frames the area they
+    leave free (scene/framing.free_rect)."""
+    sx, sy = imgui.get_io().display_framebuffer_scale
+    rects = []
+    for name in FRAMING_PANELS:
+        w = imgui.internal.find_window_by_name(name)
+        if w is None or not w.active or w.hidden:
+            continue
+        x0, y0 = w.pos.x * sx, w.pos.y * sy
+        rects.append((x0, y0, x0 + w.size.x * sx, y0 + w.size.y * sy))
+    return tuple(rects)
 
 
 def close_popup_on_escape() -> None:
