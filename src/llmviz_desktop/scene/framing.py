@@ -96,11 +96,21 @@ def frame_into(
     return cam.panned(cx - width / 2, cy - height / 2, height)
 
 
+OPENING_YAW, OPENING_PITCH = -30.0, 30.0  # degrees: the opening view's direction
+OPENING_GROUPS = ("ln_1", "attention", "projection")  # what it frames, of the first layer
+
+
 def _view_of(scene: Scene, name: str) -> tuple[Camera, np.ndarray, np.ndarray, float]:
     """(direction, bounds to frame, margin) of a named view."""
     lo, hi = np.asarray(scene.bounds[0], float), np.asarray(scene.bounds[1], float)
     if name == "overview":
-        return Camera(yaw=-14.0, pitch=6.0), lo, hi, 1.04
+        # a three-quarter view from above onto the first layer's self-attention (its heads
+        # one behind another), the rest of the stack receding below it
+        first = [b for b in scene.boxes if b.layer == 0 and b.group in OPENING_GROUPS]
+        if first:
+            lo = np.min([b.min_corner for b in first], axis=0)
+            hi = np.max([b.max_corner for b in first], axis=0)
+        return Camera(yaw=OPENING_YAW, pitch=OPENING_PITCH), lo, hi, 1.0
     if name == "front":
         return Camera(), lo, hi, 1.02
     if name in ("top-layer", "output"):
