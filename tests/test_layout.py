@@ -15,6 +15,8 @@ from llmviz_desktop.model.gpt import forward
 from llmviz_desktop.model.params import init_params, param_specs
 from llmviz_desktop.model.tokenizer import CharTokenizer
 from llmviz_desktop.model.weights import resolve_model
+from llmviz_desktop.scene.build import box_depth, head_pitch
+from llmviz_desktop.scene.camera import Camera
 from llmviz_desktop.scene.layout import (
     KINDS,
     MERGE_HEADS_ABOVE,
@@ -221,22 +223,13 @@ def test_linear_layers_are_laid_out_the_classic_way(nano):
             (f"{p}.mlp.c_fc.weight", f"{p}.mlp.c_fc.bias", f"{p}.ln_2.out", f"{p}.mlp.fc"),
             (f"{p}.mlp.c_proj.weight", f"{p}.mlp.c_proj.bias", f"{p}.mlp.gelu", f"{p}.mlp.proj"),
             (f"{p}.attn.c_proj.weight", f"{p}.attn.c_proj.bias", None, f"{p}.attn.proj"),
-            (
-                f"{p}.attn.head0.k_weight",
-                f"{p}.attn.head0.k_bias",
-                f"{p}.ln_1.out",
-                f"{p}.attn.head0.k",
-            ),
-            (
-                f"{p}.attn.head0.v_weight",
-                f"{p}.attn.head0.v_bias",
-                f"{p}.ln_1.out",
-                f"{p}.attn.head0.v",
-            ),
         ]
         for h in range(cfg.n_head):
+            # every head's k and v sit under ln_1.out (heads stand one behind another in z)
             hp = f"{p}.attn.head{h}"
-            linears += [(f"{hp}.{x}_weight", f"{hp}.{x}_bias", None, f"{hp}.{x}") for x in "qkv"]
+            linears += [(f"{hp}.q_weight", f"{hp}.q_bias", None, f"{hp}.q")]
+            ln_1 = f"{p}.ln_1.out"
+            linears += [(f"{hp}.{x}_weight", f"{hp}.{x}_bias", ln_1, f"{hp}.{x}") for x in "kv"]
     # the token row stands for the one-hot input of the embedding lookup
     tokens, tok_emb = S["input_tokens"], S["tok_emb"]
     assert left(tokens) == left(tok_emb) and tokens.cols == tok_emb.cols
@@ -244,6 +237,7 @@ def test_linear_layers_are_laid_out_the_classic_way(nano):
     for w_name, b_name, x_name, y_name in linears:
         w, y = S[w_name], S[y_name]
         assert w.rows == y.rows and top(w) == top(y), (w_name, y_name)
+        assert w.origin[2] == y.origin[2], (w_name, y_name)  # weights at their product's depth
         assert right(w) < left(y)
         if b_name is not None:
             b = S[b_name]
@@ -278,9 +272,55 @@ def test_attention_geometry(nano):
             for x in "qkv":
                 box = S[f"{p}.{x}"]
                 assert left(box) >= left(ln) and top(box) < bottom(ln)
-        # heads side by side, in order, left to right
-        xs = [left(S[f"h.{i}.attn.head{h}.q"]) for h in range(cfg.n_head)]
-        assert xs == sorted(xs) and len(set(xs)) == cfg.n_head
+        # heads one behind another in depth, in order, head 0 on the spine's front face;
+        # each head's boxes all at its depth, and the same x and y as head 0's
+        front = S[f"h.{i}.ln_1.out"].origin[2]
+        pitch = head_pitch(cfg) * scene.cell
+        for h in range(cfg.n_head):
+            p = f"h.{i}.attn.head{h}"
+            mine = [b for b in scene.layer_boxes(i) if b.name.startswith(p + ".")]
+            assert len(mine) == 14  # q, k, v with weights and biases; scores .. out
+            for box in mine:
+                assert box.origin[2] == front - h * pitch, box.name
+                twin = S[box.name.replace(f"head{h}.", "head0.")]
+                assert box.origin[:2] == twin.origin[:2] and box.size == twin.size
+        assert pitch > S[f"h.{i}.attn.head0.q"].size[2]  # a gap between neighbours
+
+
+def projected_widths(scene: Scene, pitch: float = 0.0, perspective: bool = True) -> list[float]:
+    """The model's width on screen (pixels, 1280x720) seen from yaw 0, 15 .. 180 degrees at
+    one pitch, one target (the bounds' centre) and one distance (5x the bounds' diagonal):
+    the spread of the projected corners of every box."""
+    bb = scene.aabbs()
+    corners = np.stack(
+        [
+            np.stack([bb[:, i, 0], bb[:, j, 1], bb[:, k, 2]], -1)
+            for i in (0, 1)
+            for j in (0, 1)
+            for k in (0, 1)
+        ],
+        1,
+    ).reshape(-1, 3)
+    lo, hi = np.array(scene.bounds[0]), np.array(scene.bounds[1])
+    target, distance = (lo + hi) / 2, 5 * float(np.linalg.norm(hi - lo))
+    widths = []
+    for yaw in range(0, 181, 15):
+        cam = Camera(target=tuple(target), distance=distance, yaw=float(yaw), pitch=pitch)
+        if perspective:
+            x = cam.project(corners, 1280, 720)[:, 0]
+        else:
+            x = corners @ cam.right()
+        widths.append(float(x.max() - x.min()))
+    return widths
+
+
+def test_the_model_has_width_seen_from_every_side(nano):
+    """A 3D object, not a sheet: seen from any side (yaw 0..180 in 15 degree steps, pitch 0,
+    the same target and distance) its width never falls below a quarter of its widest."""
+    scene = nano[3]
+    for perspective in (True, False):
+        widths = projected_widths(scene, perspective=perspective)
+        assert min(widths) >= 0.25 * max(widths), (perspective, widths)
 
 
 def test_traced_scene_matches_the_shell_with_the_same_token_count(nano):
@@ -310,7 +350,9 @@ def test_box_size_is_proportional_to_shape(nano, shells, wide):
         cell = scene.cell
         for box in scene.boxes:
             assert box.rows >= 1 and box.cols >= 1, box.name
-            assert box.size == (box.cols * cell, box.rows * cell, cell), (name, box.name)
+            depth = box_depth(scene.config) * cell  # every box equally deep, > 1 cell
+            assert box.size == (box.cols * cell, box.rows * cell, depth), (name, box.name)
+            assert depth > cell
             assert box.kind in KINDS and box.group in GROUPS and box.heads_merged >= 1
             assert box.row_axis and box.col_axis
         lo, hi = scene.bounds

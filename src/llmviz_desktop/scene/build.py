@@ -1,40 +1,44 @@
 """build_scene: a GPT config (and, when there are values, its trace and weights) -> Scene.
 
-Geometry (world units, 1 unit = 1 cell; x right, y up, the computation flows DOWN; every box is
-one cell deep in the slab z in [-0.5, 0.5]):
+Geometry (world units, 1 unit = 1 cell; x right, y up, z toward the viewer; the computation
+flows DOWN). Every box is box_depth cells deep (about 1.5 gaps), its cells on its front face.
 
 * Activations are drawn with rows = features (C, D, 4C, vocab) and one column per token (T).
 * The residual stream and everything on it (tokens, embeddings, layer-norm rows and outputs,
-  projections, residual adds, MLP, logits) is a spine of T columns centred on x = 0.
+  projections, residual adds, MLP, logits) is a spine of T columns centred on x = 0, in the
+  spine plane: front face at z = box_depth / 2, so the spine's boxes are centred on z = 0.
 * A linear layer y = x @ W + b (Conv1D, W [in, out]) is drawn the classic way: W^T
-  ([out rows, in cols]) sits LEFT of y with the same top row (rows aligned), the bias (one
-  column) between W^T and y, and the input x ABOVE y in the same columns, so cell y[r, t] is
-  where row r of W^T meets column t of x. Exact for c_fc (input ln_2.out), mlp c_proj (input
-  gelu), lm_head (input ln_f.out), head 0's k and v (input ln_1.out) and, inside each head,
-  out = probs @ v (v left of out, probs above it).
+  ([out rows, in cols]) sits LEFT of y with the same top row (rows aligned) and at y's depth,
+  the bias (one column) between W^T and y, and the input x ABOVE y in the same columns, so
+  cell y[r, t] is where row r of W^T meets column t of x (in the front view: x, y). Exact for
+  c_fc (input ln_2.out), mlp c_proj (input gelu), lm_head (input ln_f.out), every head's k and
+  v (input ln_1.out) and, inside each head, out = probs @ v (v left of out, probs above it).
 * Attention scores are drawn transposed: cell (i, j) is query t = j against key t_k = i
   ([T_k rows, T cols]; the masked future is the lower-left triangle i > j). Column j runs
   straight down from the head's q column j (q sits directly above scores), through max[j],
   expsum[j] and probs column j, into the head output column j. k sits LEFT of scores, as the
   left operand of scores^T = K Q^T: column t_k of the k box is read as row t_k of scores.
-* Heads sit side by side to the right of the spine, each a "head column" of q, scores, max,
-  expsum, probs, out, with its q weights left of q and k (v) with their weights left of scores
-  (out). Head 0's k and v columns are the spine columns, directly under ln_1.out, so every
-  q/k/v result lies below-right of the shared input.
+* The heads of a layer stand ONE BEHIND ANOTHER IN DEPTH: every head has the same x and y
+  (the head column of q, scores, max, expsum, probs, out one gap right of the spine, its q
+  weights left of q; k and v on the spine columns, directly under ln_1.out, their weights
+  left of them), and head n's front face is head_pitch * n behind the spine's (head 0 in
+  the spine plane). The heads of a layer span 2C in depth, half the MLP's 4C width, so the
+  model keeps width seen from the side.
 
-One layer (per-head, as for nano-sort; | marks the spine at x = 0):
+One layer, front view (per-head, as for nano-sort; | marks the spine at x = 0; heads 1 ..
+H-1 hide behind head 0, and the side view shows them):
 
                                |
                            [ residual in  C x T ]    emb, or the previous mlp.residual
                            [ ln_1.mean    1 x T ]
                            [ ln_1.rstd    1 x T ]
                   [g] [b]  [ ln_1.out     C x T ]
-                                      [Wq^T DxC][bq] [q DxT]       [Wq^T][bq] [q] ...
-      [Wk^T D x C][bk]     [ k  D x T ] [scores T_k x T]   [Wk^T][bk][k] [scores]
-                                        [max      1 x T]                 [max]
-                                        [expsum   1 x T]                 [expsum]
-                                        [probs T_k x T]                  [probs]
-      [Wv^T D x C][bv]     [ v  D x T ] [out      D x T]   [Wv^T][bv][v] [out]    head 1 ...
+                       [Wq^T D x C][bq]  [q   D x T]
+      [Wk^T D x C][bk]     [ k  D x T ]  [scores T_k x T]
+                                         [max      1 x T]
+                                         [expsum   1 x T]
+                                         [probs T_k x T]
+      [Wv^T D x C][bv]     [ v  D x T ]  [out      D x T]
       [Wo^T C x C][bo]     [ attn.proj      C x T ]
                            [ attn.residual  C x T ]
                   [g] [b]  [ ln_2 mean, rstd, out ]
@@ -42,6 +46,13 @@ One layer (per-head, as for nano-sort; | marks the spine at x = 0):
                            [ mlp.gelu  4C x T ]
     [Wpr^T C x 4C][bpr]    [ mlp.proj   C x T ]
                            [ mlp.residual C x T ]
+
+The same layer seen from above (x right, depth going up the page):
+
+      head 2   [W^T ][b] [k, v] [q .. out]     front face z = front - 2 * head_pitch
+      head 1   [W^T ][b] [k, v] [q .. out]     front face z = front - head_pitch
+      head 0   [W^T ][b] [k, v] [q .. out]     front face z = front: the spine plane, with
+               ln_1.out, attn.proj, the MLP and everything else
 
 Above layer 0: the input token row, wte^T [C, vocab] left of tok_emb, wpe^T [C, block_size]
 left of pos_emb, then emb. Below the last layer: ln_f, lm_head [vocab, C] left of logits,
@@ -54,7 +65,9 @@ their weights [H*D, C] (exactly c_attn's q, k or v block, transposed), scores/pr
 max/expsum [H, T]. A scene with a trace always has one box per head tensor.
 
 Spacing: g = max(2, round(C / 24)) cells between neighbouring boxes, 2g between the parts of a
-layer and between heads, 4g between layers, so large models still read as blocks.
+layer, 4g between layers, so large models still read as blocks; in depth, head_pitch =
+max(2C / (H - 1), D, box_depth + g) between heads. Merged-head shells have one box per head
+kind per layer, in the spine plane.
 """
 
 from __future__ import annotations
@@ -69,7 +82,6 @@ from ..model.config import GPTConfig
 from .boxes import Kind, Scene, TensorBox, ValueSource
 
 CELL = 1.0  # world units per cell
-FRONT_Z = 0.5 * CELL  # every box spans z in [-0.5, 0.5]
 # token columns of a render-only shell: min(block_size, this); a 64-token prompt keeps the
 # attention matrices (T x T per head) from dwarfing the weights, which are drawn at true size
 SHELL_MAX_TOKENS = 64
@@ -79,6 +91,21 @@ MERGE_HEADS_ABOVE = 12  # shells with more heads than this merge each layer's he
 def gap_cells(cfg: GPTConfig) -> int:
     """The basic gap between neighbouring boxes, in cells (grows with the model width)."""
     return max(2, round(cfg.n_embd / 24))
+
+
+def box_depth(cfg: GPTConfig) -> int:
+    """How many cells deep every box is: enough that its top and side faces show in a
+    three-quarter view, in proportion to the gaps (so large models are not paper-thin)."""
+    return max(2, round(1.5 * gap_cells(cfg)))
+
+
+def head_pitch(cfg: GPTConfig) -> int:
+    """Depth (cells) from one attention head's front face to the next head's. The heads of a
+    layer span 2C in depth, half the width of the widest box (the MLP down-projection's 4C
+    columns), so seen from the side the model is still about half as wide as from the front;
+    never less than D, nor than a box and a gap (neighbours never touch)."""
+    spread = round(2 * cfg.n_embd / max(cfg.n_head - 1, 1))
+    return max(spread, cfg.head_dim, box_depth(cfg) + gap_cells(cfg))
 
 
 class _Builder:
@@ -95,8 +122,10 @@ class _Builder:
         self.merged = merged
         self.acts = A.by_name(cfg, merged)  # what each box is, from the table
         self.g = float(gap_cells(cfg)) * CELL  # between neighbours
-        self.G = 2 * self.g  # between the parts of a layer, between heads
+        self.G = 2 * self.g  # between the parts of a layer
         self.L = 4 * self.g  # between layers
+        self.depth = float(box_depth(cfg)) * CELL
+        self.front = self.depth / 2  # the spine's front face: boxes on it are centred on z = 0
         self.x0 = -self.T * CELL / 2  # left edge of the spine (T columns centred on x = 0)
         self.boxes: list[TensorBox] = []
 
@@ -116,9 +145,11 @@ class _Builder:
         group: str,
         heads_merged: int = 1,
         address: ValueSource | None = None,
+        z: float | None = None,
     ) -> None:
-        """One box for the table's tensor `name`; address: where its numbers live when not
-        the default (address_of)."""
+        """One box for the table's tensor `name`, top-left-front corner (x, y, z) (z: the
+        spine's front face unless given); address: where its numbers live when not the
+        default (address_of)."""
         a = self.acts[name]
         address = address or self.address_of(a)
         axes = a.spec.letters()
@@ -133,8 +164,8 @@ class _Builder:
                 cols=cols,
                 row_axis=row_axis,
                 col_axis=col_axis,
-                origin=(x, y, FRONT_Z),
-                size=(cols * CELL, rows * CELL, CELL),
+                origin=(x, y, self.front if z is None else z),
+                size=(cols * CELL, rows * CELL, self.depth),
                 layer=a.layer,
                 head=a.head,
                 group=group,
@@ -190,9 +221,11 @@ class _Builder:
         group: str,
         out_range: tuple[int, int] | None = None,
         heads_merged: int = 1,
+        z: float | None = None,
     ) -> None:
         """[W^T][b] ending one gap left of x_result, top row at y (rows aligned with the
-        result). W^T is the weight transposed (its out_range columns when given)."""
+        result), front face at z. W^T is the weight transposed (its out_range columns when
+        given)."""
         x = x_result
         xb = None
         if self.cfg.bias:
@@ -212,6 +245,7 @@ class _Builder:
             group,
             heads_merged,
             w,
+            z,
         )
         if xb is not None:
             b = self.address_of(self.acts[b_name], rows=out_range)
@@ -228,6 +262,7 @@ class _Builder:
                 group,
                 heads_merged,
                 b,
+                z,
             )
 
     def spine(
@@ -301,7 +336,7 @@ class _Builder:
         return self.spine(ln.out, f"{label} · output", C, "C", y, group, layer)
 
     def attention(self, i: int, y: float) -> float:
-        cfg, T, g, G = self.cfg, self.T, self.g, self.G
+        cfg, T, g = self.cfg, self.T, self.g
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_dim
         L = f"Layer {i + 1}"
         # (head, title prefix, rows of q/k/v/out, rows of scores, rows of max)
@@ -324,11 +359,12 @@ class _Builder:
         right = y_probs - sk * CELL - g
         left = y_s - dq * CELL - g
         y_o = min(right, left)
-        # horizontal: head column n at xh; its k / v column T + g left of it
-        bias_w = (CELL + g) if cfg.bias else 0.0
-        left_w = C * CELL + g + bias_w + T * CELL + g
-        pitch = left_w + T * CELL + G
-        x_first = self.x0 + T * CELL + g  # head 0's k and v sit on the spine columns
+        # horizontal: the head column (q, scores ... out) one gap right of the spine; k and v
+        # on the spine columns, directly under ln_1.out. Every head has the same x and y: head
+        # n stands head_pitch behind head n - 1 (head 0 on the spine's front face).
+        xh = self.x0 + T * CELL + g
+        xkv = self.x0
+        pitch = float(head_pitch(cfg)) * CELL
         # (weight, bias, result, title word, plural): q, k, v in c_attn's column order
         kinds = (
             (A.Q_WEIGHT, A.Q_BIAS, A.Q, "query", "queries"),
@@ -344,8 +380,7 @@ class _Builder:
             (A.HEAD_OUT, "output (weights · values)", "intermediate", dq, qkv_axis, y_o),
         )
         for n, (h, hl, _, _, _) in enumerate(units):
-            xh = x_first + n * pitch
-            xkv = xh - g - T * CELL
+            z = self.front - n * pitch
             for part, (w_spec, b_spec, spec, word, plural) in enumerate(kinds):
                 x_res, y_band = ((xh, y_q), (xkv, y_s), (xkv, y_o))[part]
                 if h is None:
@@ -365,6 +400,7 @@ class _Builder:
                     group="attention",
                     out_range=out_range,
                     heads_merged=n_merged,
+                    z=z,
                 )
                 self.add(
                     spec.name(i, h),
@@ -378,6 +414,7 @@ class _Builder:
                     y_band,
                     "attention",
                     n_merged,
+                    z=z,
                 )
             for spec, title, kind, rows, axis, y_top in head_column:
                 self.add(
@@ -392,6 +429,7 @@ class _Builder:
                     y_top,
                     "attention",
                     n_merged,
+                    z=z,
                 )
         return y_o - dq * CELL
 
