@@ -20,12 +20,24 @@ out vec3 v_local;
 flat out vec4 v_anim;
 flat out vec2 v_lod;
 flat out vec3 v_normal;
+flat out vec2 v_shade;  // this face's light: colour * x + y
 flat out vec2 v_cells;
 flat out vec2 v_tex;
 flat out vec4 v_style;
 flat out int v_box;
 
 const vec2 QUAD[6] = vec2[6](vec2(0, 0), vec2(1, 0), vec2(1, 1), vec2(0, 0), vec2(1, 1), vec2(0, 1));
+
+// Fixed light by face, so depth reads on a still image: the front face (the cells) at full
+// brightness, the top a little lighter (lit from above), the sides darker, the bottom darkest.
+// Subtle: the cell colours must stay readable on every face.
+vec2 face_light(vec3 n) {
+    if (n.z > 0.5) return vec2(1.0, 0.0);      // front
+    if (n.y > 0.5) return vec2(1.08, 0.03);    // top
+    if (n.y < -0.5) return vec2(0.62, 0.0);    // bottom
+    if (n.z < -0.5) return vec2(0.85, 0.0);    // back (seen from behind)
+    return vec2(0.74, 0.0);                    // left / right sides
+}
 
 void main() {
     // keep every box at least ~1.5 px on screen: far-away or very thin tensors would
@@ -49,6 +61,7 @@ void main() {
     gl_Position = u_view_proj * vec4(world, 1.0);
     v_local = unit;
     v_normal = normal;
+    v_shade = face_light(normal);
     v_cells = in_cells;
     v_tex = in_tex;
     v_style = in_style;
@@ -62,6 +75,7 @@ uniform sampler2D u_values;
 
 in vec3 v_local;
 flat in vec3 v_normal;
+flat in vec2 v_shade;
 flat in vec2 v_cells;
 flat in vec2 v_tex;
 flat in vec4 v_style;
@@ -129,10 +143,27 @@ vec3 ramp(float n, int kind) {
 void main() {
     if (v_style.y < 0.01) discard;  // hidden by the walkthrough step
     int kind = int(v_style.x + 0.5);
-    vec2 cell = vec2(v_local.x * v_cells.x, (1.0 - v_local.y) * v_cells.y);
-    vec2 fw = max(fwidth(cell), vec2(1e-6));  // cells per pixel
+    // The front and back faces carry the whole cell grid; the top and bottom show the first
+    // and last row, the sides the first and last column, extruded through the box's depth
+    // (picking maps a hit on any face to the cell under it the same way). uv: the face's own
+    // coordinates in [0, 1], for its outline.
+    vec2 cell;  // (column, row), fractional
+    vec2 uv;
+    if (abs(v_normal.z) > 0.5) {
+        cell = vec2(v_local.x * v_cells.x, (1.0 - v_local.y) * v_cells.y);
+        uv = v_local.xy;
+    } else if (abs(v_normal.y) > 0.5) {
+        cell = vec2(v_local.x * v_cells.x, v_normal.y > 0.0 ? 0.5 : v_cells.y - 0.5);
+        uv = v_local.xz;
+    } else {
+        cell = vec2(v_normal.x > 0.0 ? v_cells.x - 0.5 : 0.5, (1.0 - v_local.y) * v_cells.y);
+        uv = v_local.zy;
+    }
+    // cells per pixel; along the depth of a top or side face the cell does not change: no
+    // gridlines that way (the tiny width puts every pixel far from a line)
+    vec2 fw = max(fwidth(cell), vec2(1e-6));
     float footprint = max(fw.x, fw.y);
-    bool face = abs(v_normal.z) > 0.5;  // front/back faces carry the cell grid
+    bool face = abs(v_normal.z) > 0.5;  // front/back faces: highlight rings, head separators
 
     vec3 col;
     bool masked = false;
@@ -176,33 +207,29 @@ void main() {
     if (role == 1) col = mix(col, vec3(1.0), 0.14);
     if (role == 0 || role == 2) col = mix(col, accent, 0.32);
 
-    if (face) {
-        if (role == 0 || role == 2) {  // a crisp outline round each highlighted cell
-            vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
-            float ring = 1.0 - clamp(min(d.x, d.y) - 1.2, 0.0, 1.0);
-            col = mix(col, accent, ring * (footprint < 0.25 ? 0.9 : 0.0));
-        }
-        // cell gridlines, anti-aliased with fwidth, faded out before they turn into moire
+    if (face && (role == 0 || role == 2)) {  // a crisp outline round each highlighted cell
         vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
-        float line = 1.0 - clamp(min(d.x, d.y) - 0.35, 0.0, 1.0);
-        float fade = 1.0 - smoothstep(0.08, 0.25, footprint);
-        col = mix(col, GRID, line * fade * u_color.z * 0.85);
-        // head separators in boxes that stand for several heads
-        if (v_style.w > 1.5) {
-            float period = v_cells.x / v_style.w;
-            float dh = abs(fract(cell.x / period + 0.5) - 0.5) * period / fw.x;
-            col = mix(col, GRID, 1.0 - clamp(dh - 1.0, 0.0, 1.0));
-        }
-        // outline: the box edge stays visible at every zoom
-        vec2 e = min(v_local.xy, 1.0 - v_local.xy) / max(fwidth(v_local.xy), vec2(1e-7));
-        float edge = 1.0 - clamp(min(e.x, e.y) - 0.5, 0.0, 1.0);
-        float lit = v_anim.z;  // the walkthrough step talks about this tensor
-        col = mix(col, mix(POS[kind], vec3(1.0), 0.25 + 0.5 * lit), edge * (0.55 + 0.45 * lit));
-        col *= 1.0 + 0.18 * lit;
+        float ring = 1.0 - clamp(min(d.x, d.y) - 1.2, 0.0, 1.0);
+        col = mix(col, accent, ring * (footprint < 0.25 ? 0.9 : 0.0));
     }
-    // simple fixed lighting so the slabs read as 3D
-    float shade = face ? (v_normal.z > 0.0 ? 1.0 : 0.72) : (abs(v_normal.y) > 0.5 ? 0.62 : 0.5);
-    if (!face) col = mix(ZERO, POS[kind], 0.45);
-    f_color = vec4(col * shade, v_style.y);
+    // cell gridlines on every face, anti-aliased with fwidth, faded out before they turn
+    // into moire
+    vec2 d = abs(fract(cell + 0.5) - 0.5) / fw;
+    float line = 1.0 - clamp(min(d.x, d.y) - 0.35, 0.0, 1.0);
+    float fade = 1.0 - smoothstep(0.08, 0.25, footprint);
+    col = mix(col, GRID, line * fade * u_color.z * 0.85);
+    // head separators in boxes that stand for several heads
+    if (face && v_style.w > 1.5) {
+        float period = v_cells.x / v_style.w;
+        float dh = abs(fract(cell.x / period + 0.5) - 0.5) * period / fw.x;
+        col = mix(col, GRID, 1.0 - clamp(dh - 1.0, 0.0, 1.0));
+    }
+    // outline of every face: the box's edges stay visible at every zoom
+    vec2 e = min(uv, 1.0 - uv) / max(fwidth(uv), vec2(1e-7));
+    float edge = 1.0 - clamp(min(e.x, e.y) - 0.5, 0.0, 1.0);
+    float lit = v_anim.z;  // the walkthrough step talks about this tensor
+    col = mix(col, mix(POS[kind], vec3(1.0), 0.25 + 0.5 * lit), edge * (0.55 + 0.45 * lit));
+    col *= 1.0 + 0.18 * lit;
+    f_color = vec4(col * v_shade.x + v_shade.y, v_style.y);
 }
 #endif

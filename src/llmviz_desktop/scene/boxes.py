@@ -2,14 +2,18 @@
 
 A scene is a list of boxes, one per drawn tensor. A box is a grid of rows x cols cells, each cell
 one number. World units: 1 unit = 1 cell; x right, y up (the computation flows down, -y),
-z toward the viewer. Every box is one cell deep and lies in the slab z in [-cell/2, +cell/2].
+z toward the viewer. A box has thickness d (build.box_depth, a few cells: the same for every
+box of a scene); its cells are drawn on its front face (z = oz), and its top, bottom and side
+faces show the first row, last row, first and last column extruded through the depth.
 
 A box's ``origin`` is its top-left-front corner, so it spans
 
     x in [ox, ox + w],   y in [oy - h, oy],   z in [oz - d, oz]
 
 and the centre of cell (i, j) (row i counted down from the top, column j right from the left)
-is (ox + (j + 0.5) * cell, oy - (i + 0.5) * cell, oz - d / 2).
+is (ox + (j + 0.5) * cell, oy - (i + 0.5) * cell, oz - d / 2): the middle of the cell's
+column through the box (its point on the front face has z = oz). Picking (picking.cell_at)
+maps a hit on any face to the cell under it in x and y.
 
 A ValueSource says which stored array a box shows and how: it never computes a value.
 """
@@ -139,7 +143,7 @@ class ValueSource:
 
 @dataclass(frozen=True)
 class TensorBox:
-    """One drawn tensor: a rows x cols grid of cells, one cell deep."""
+    """One drawn tensor: a rows x cols grid of cells on the front face of a box d deep."""
 
     name: str  # unique: the trace name, the parameter name, or a per-head slice name
     title: str  # for people, 1-based: "Layer 2 · head 3 · queries"
@@ -149,7 +153,7 @@ class TensorBox:
     row_axis: str  # what the drawn rows index: "C", "D", "4C", "vocab", "T_k", "H·D", "1"...
     col_axis: str  # what the drawn columns index: "T", "C", "4C", "position", "1"...
     origin: Vec3  # top-left-front corner (world units)
-    size: Vec3  # (w, h, d) = (cols * cell, rows * cell, cell)
+    size: Vec3  # (w, h, d) = (cols * cell, rows * cell, the scene's box depth)
     layer: int | None  # 0-based block index; None for embedding / final LN / output
     head: int | None  # 0-based head; None when not a head's tensor or heads are merged
     group: str  # embedding, ln_1, attention, projection, ln_2, mlp, ln_f, output
