@@ -286,3 +286,63 @@ def test_opened_folders_become_recent_latest_first(run_dir, tmp_path):
     assert learning.recent == [str(run_dir), str(other), "/gone/earlier"]
     learning.open(str(tmp_path / "missing"), model)
     assert learning.recent[0] == str(run_dir) and learning.message
+
+
+def test_change_view_shows_the_weights_minus_those_at_the_start():
+    """The default weight view while learning (issue 14): params - the weights at the start
+    of training, so a learner sees what moves; the legend says what is shown."""
+    model = load_model("nano-sort")
+    learning = Learning()
+    assert learning.view == "change"
+    learning.start_training(model)
+    t = learning.training
+    t.pause()
+    t.reset(seed=4)
+    first = learning.update(now=0.0, dt=0.0)
+    assert first is not None and first.display is None  # no step yet: the weights
+    assert learning.legend(first) == "weights"
+    start = {k: v.copy() for k, v in t.snapshot().params.items()}
+    t.step_now(5)
+    shown = learning.update(now=1.0, dt=0.0)
+    assert shown is not None and shown.display is not None
+    for name in ("wte.weight", "h.0.mlp.c_fc.weight"):
+        np.testing.assert_allclose(shown.display[name], shown.params[name] - start[name])
+    assert np.abs(shown.display["h.0.mlp.c_fc.weight"]).max() > 0
+    assert learning.legend(shown) == "weight change since step 0"
+    assert learning.legend(shown, short=True) == "change"
+    assert learning.legend(model) == "weights"  # another model: its own weights
+    learning.reset_training(seed=4)  # a fresh run: the change is measured from its start
+    t.step_now(2)
+    shown = learning.update(now=2.0, dt=0.0)
+    fresh = learning.training.snapshot().params
+    assert learning.origin is not None and learning.origin[1] == 0
+    np.testing.assert_allclose(
+        shown.display["wte.weight"], fresh["wte.weight"] - learning.origin[2]["wte.weight"]
+    )
+    t.stop()
+
+
+def test_replay_change_is_measured_from_the_first_checkpoint(run_dir):
+    learning = Learning()
+    learning.open(str(run_dir), load_model("nano-sort"))
+    learning.replay_step = 50.0
+    shown = learning.update(now=0.0, dt=0.0)
+    replay = learning.replay
+    first = replay.checkpoints[0].params
+    expected = replay.params_at(50.0)
+    for name in ("wte.weight", "h.1.attn.c_attn.weight"):
+        np.testing.assert_allclose(
+            shown.display[name], expected[name] - first[name], rtol=1e-6, atol=1e-7
+        )
+    assert learning.legend(shown) == "weight change since step 20"
+
+
+def test_loss_plot_keeps_a_zero_loss_on_its_floor():
+    from llmviz_desktop.ui.training_panel import LOSS_FLOOR, loss_axis
+
+    floor, shown = loss_axis(np.array([1.1, 0.3, 2e-3, 0.0]))
+    assert LOSS_FLOOR <= floor < 2e-3 and shown[-1] == floor and shown[0] == 1.1
+    floor, shown = loss_axis(np.array([0.0, 0.0]))  # all zero: on the floor, not blank
+    assert floor == LOSS_FLOOR and (shown == LOSS_FLOOR).all()
+    floor, _ = loss_axis(np.array([1e-9, 1.0]))  # tinier than the floor: clamped to it
+    assert floor == LOSS_FLOOR

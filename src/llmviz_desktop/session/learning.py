@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..model.config import preset
+from ..model.params import Params
 from .loaded import LoadedModel, load_model, with_params
 from .replay import Replay, ReplayError, open_replay
 from .training import LiveTraining
 
-VIEWS = ("weights", "gradients", "update")  # what the weight boxes show
+# what the weight boxes show; "change" (the weights minus those at the start of training or
+# of the replay) is the default: the weights themselves move too little to see while learning
+VIEWS = ("change", "weights", "gradients", "update")
+VIEW_LEGENDS = {  # what the weight boxes show, said in full (the training panel) and short
+    "change": ("weight change since step {origin:,}", "change"),  # (the colour legend)
+    "weights": ("weights", "weights"),
+    "gradients": ("gradients of the loss", "gradients"),
+    "update": ("the last step's update", "update"),
+}
 REFRESH_S = 0.1  # re-trace and re-upload the training model at most this often
 
 
@@ -22,8 +33,13 @@ class Learning:
     replay_step: float = 0.0
     replay_playing: bool = False
     replay_speed: float = 1.0  # checkpoints per second
-    view: str = "weights"
+    view: str = "change"
     base: LoadedModel | None = None  # input, sampling and layout the weights are put into
+    # the weights "change" is measured from: (what they belong to, step, weights); the trainer
+    # object (a Reset makes a new one) or the replay
+    origin: tuple[object, int, Params] | None = None
+    last: LoadedModel | None = None  # the model update() returned last
+    last_view: str = "weights"  # what its weight boxes show (a key of VIEW_LEGENDS)
     _version: int = -1
     _shown: tuple | None = None
     _last_refresh: float = -1e9
@@ -37,7 +53,37 @@ class Learning:
             self.training = LiveTraining(cfg)
         self.replay = None
         self.base = home if home.config.vocab else load_model("nano-sort")
+        self._training_origin()
+        self._shown = None
         self.training.start()
+
+    def reset_training(self, seed: int | None = None) -> None:
+        """Fresh random weights (paused); the change is measured from them."""
+        assert self.training is not None
+        self.training.reset(seed)
+        self._version, self._shown = -1, None
+        self._training_origin()
+
+    def _training_origin(self) -> Params:
+        """The weights at the start of this training run (taken again after a Reset)."""
+        t = self.training
+        assert t is not None
+        with t.lock:
+            trainer = t.trainer
+            if self.origin is None or self.origin[0] is not trainer:
+                copy = {k: np.array(v) for k, v in trainer.params.items()}
+                self.origin = (trainer, trainer.step_count, copy)
+        return self.origin[2]
+
+    def legend(self, model: LoadedModel, short: bool = False) -> str:
+        """What the weight boxes of `model` show (short: the colour legend's word)."""
+        view = self.last_view if model is self.last and model.display is not None else "weights"
+        origin = self.origin[1] if self.origin is not None else 0
+        return VIEW_LEGENDS[view][short].format(origin=origin)
+
+    def _shown_as(self, model: LoadedModel, view: str) -> LoadedModel:
+        self.last, self.last_view = model, view if model.display is not None else "weights"
+        return model
 
     def open(self, directory: str, home: LoadedModel) -> None:
         try:
@@ -53,6 +99,8 @@ class Learning:
         self._warned = list(self.replay.warnings)
         first = load_model(str(self.replay.checkpoints[0].path), home.input_text or "CBABBC")
         self.base = first
+        assert first.params is not None
+        self.origin = (self.replay, self.replay.first, first.params)
         self.replay_step = float(self.replay.first)
         self._shown = None
 
@@ -76,9 +124,11 @@ class Learning:
                 m = r.metrics_at(self.replay_step)
                 loss = f" · loss {m['loss']:.4f}" if m and "loss" in m else ""
                 self._shown = key
-                return with_params(
-                    self.base, params, label=f"replay: step {self.replay_step:,.0f}{loss}"
-                )
+                display: Params | None = None
+                if self.view == "change" and self.origin is not None and self.origin[0] is r:
+                    display = _minus(params, self.origin[2])
+                label = f"replay: step {self.replay_step:,.0f}{loss}"
+                return self._shown_as(with_params(self.base, params, display, label), self.view)
             return None
         t = self.training
         if t is None or self.base is None:
@@ -87,13 +137,22 @@ class Learning:
             return None
         if now - self._last_refresh < REFRESH_S and t.running:
             return None
+        origin = self._training_origin()
         snap = t.snapshot()
-        display = {"weights": None, "gradients": snap.grads, "update": snap.update}[self.view]
+        display = None
+        if self.view == "change":
+            display = _minus(snap.params, origin) if snap.step > self.origin_step else None
+        elif self.view in ("gradients", "update"):
+            display = snap.grads if self.view == "gradients" else snap.update
         if display is not None and not display:
             display = None  # no step taken yet: nothing but the weights to show
         label = f"training: step {snap.step:,}"
         self._version, self._shown, self._last_refresh = t.version, ("train", self.view), now
-        return with_params(self.base, snap.params, display, label)
+        return self._shown_as(with_params(self.base, snap.params, display, label), self.view)
+
+    @property
+    def origin_step(self) -> int:
+        return self.origin[1] if self.origin is not None else 0
 
     def _advance(self, r: Replay, dt: float) -> float:
         """Move through the checkpoints at replay_speed checkpoints per second."""
@@ -110,4 +169,9 @@ class Learning:
         return nxt
 
 
-__all__ = ["Learning", "VIEWS", "ReplayError"]
+def _minus(params: Params, origin: Params) -> Params:
+    """params - origin, tensor by tensor (float32, as the weights)."""
+    return {k: np.subtract(v, origin[k], dtype=np.float32) for k, v in params.items()}
+
+
+__all__ = ["Learning", "VIEWS", "VIEW_LEGENDS", "ReplayError"]

@@ -24,10 +24,9 @@ from ..scene.analysis import (
     token_decoder,
     token_labels,
 )
-from ..scene.framing import free_area
 from ..session.frame import Frame
 from ..session.state import AppState
-from . import uimap
+from . import dock, uimap
 from .palette import MUTED, RAMPS, SECTION_COLORS, ZERO
 
 ACCENT = ImVec4(0.45, 0.9, 0.55, 1.0)  # the model's own pick in the logit lens
@@ -124,13 +123,7 @@ def _show(text: str) -> str:
 
 
 def draw_analysis_panel(state: AppState, frame: Frame, actions: AnalysisActions) -> None:
-    em = imgui.get_font_size()
-    k = _fb_to_imgui()
-    left, right = free_area(state.view.width)  # between the model and walkthrough panels
-    imgui.set_next_window_pos(
-        ImVec2((left + right) / 2 * k, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(0.5, 0.0)
-    )
-    imgui.set_next_window_size(ImVec2(30 * em, 36 * em), imgui.Cond_.first_use_ever)
+    dock.place("Analysis")  # the middle column, between the model and walkthrough panels
     imgui.set_next_window_collapsed(True, imgui.Cond_.first_use_ever)
     view.head_rects.clear()
     if not imgui.begin("Analysis")[0]:

@@ -13,7 +13,7 @@ from ..session.errors import record
 from ..session.frame import Frame
 from ..session.loaded import MODEL_CHOICES
 from ..session.state import AppState
-from . import uimap
+from . import dock, uimap
 from .analysis_panel import AnalysisActions, draw_analysis_panel, draw_param_overlay
 from .palette import RAMPS, SECTION_COLORS, ZERO
 from .superposition_panel import draw_superposition_panel
@@ -263,8 +263,7 @@ _folder_text = {"value": ""}  # the model panel's folder field (kept between fra
 
 def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
     em = imgui.get_font_size()
-    imgui.set_next_window_pos(ImVec2(0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever)
-    imgui.set_next_window_size(ImVec2(19 * em, 0), imgui.Cond_.first_use_ever)
+    dock.place("llmviz")  # top of the left column
     flags = imgui.WindowFlags_.always_auto_resize
     if imgui.begin("llmviz", None, flags)[0]:
         cfg = frame.model.config
@@ -360,7 +359,9 @@ def draw_legend(state: AppState, frame: Frame) -> None:
         imgui.dummy(ImVec2(w, h))
         imgui.same_line()
         scale = "symlog" if state.view.colors.symlog else "linear"
-        label = "weights" if kind == "weight" else "values" if kind == "intermediate" else "stats"
+        learning = state.controllers.learning  # training: what the weight boxes show
+        weights = learning.legend(frame.model, short=True) if learning is not None else "weights"
+        label = weights if kind == "weight" else "values" if kind == "intermediate" else "stats"
         approx = "" if state.view.colors.normalise == "global" else "~"  # median of per-tensor
         imgui.text_disabled(f"{label} {approx}±{r:.3g} ({scale})")
 

@@ -13,7 +13,7 @@ import numpy as np
 from imgui_bundle import ImVec2, ImVec4, imgui, implot
 
 from ..demos.superposition import EPS_MAX, M_RANGE, N_RANGE, Snapshot, SuperpositionDemo
-from . import uimap
+from . import dock, uimap
 from .palette import MUTED
 
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
@@ -44,11 +44,7 @@ def draw_superposition_panel(demo: SuperpositionDemo) -> None:
     if not demo.visible:
         return
     em = imgui.get_font_size()
-    display = imgui.get_io().display_size
-    imgui.set_next_window_pos(
-        ImVec2(max(display.x - 34 * em, 0.0), 3 * em), imgui.Cond_.first_use_ever
-    )
-    imgui.set_next_window_size(ImVec2(33 * em, 0), imgui.Cond_.first_use_ever)
+    dock.place("Superposition")  # the bottom of the right column, under the walkthrough
     expanded, opened = imgui.begin("Superposition", demo.visible)
     if opened is False:
         demo.visible = False
@@ -61,7 +57,7 @@ def draw_superposition_panel(demo: SuperpositionDemo) -> None:
     if snap is None:
         imgui.text_colored(MUTED, "computing the angles of the random start...")
     else:
-        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 31 * em)
+        imgui.push_text_wrap_pos(0.0)  # the panel's width (the dock sets it)
         _stats(demo, snap)
         imgui.pop_text_wrap_pos()
         _histogram(demo, snap, em)
@@ -70,7 +66,7 @@ def draw_superposition_panel(demo: SuperpositionDemo) -> None:
     if demo.runner.error:
         imgui.text_colored(WARN, demo.runner.error)
     imgui.separator()
-    imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + 31 * em)
+    imgui.push_text_wrap_pos(0.0)  # the panel's width (the dock sets it)
     n = demo.n_dims
     typ = math.degrees(math.asin(min(1.0, 1.0 / math.sqrt(n))))
     optimise = OPTIMISE_MANY if demo.n_vectors > n else OPTIMISE_FEW
@@ -192,7 +188,7 @@ def _histogram(demo: SuperpositionDemo, snap: Snapshot, em: float) -> None:
     hi = min(180.0, max(b.max_angle_deg, s.max_angle_deg) + 3.0)
     top = max(float(now.max()), float(start.max()), 1.0)
     eps = s.epsilon_deg
-    if not implot.begin_plot("##angles", ImVec2(31 * em, 13 * em), implot.Flags_.no_menus):
+    if not implot.begin_plot("##angles", ImVec2(-1, 15 * em), implot.Flags_.no_menus):
         return
     implot.setup_axes("angle between a pair (degrees)", "pairs")
     if demo.log_scale:
@@ -202,7 +198,10 @@ def _histogram(demo: SuperpositionDemo, snap: Snapshot, em: float) -> None:
         implot.setup_axes_limits(lo, hi, floor, top * 2.0, implot.Cond_.always)
     else:
         implot.setup_axes_limits(lo, hi, 0.0, top * 1.08, implot.Cond_.always)
-    implot.setup_legend(implot.Location_.north_west)
+    # below the plot, outside it: the legend never covers the bars
+    implot.setup_legend(
+        implot.Location_.south, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal
+    )
     y0 = 0.5 if demo.log_scale else 0.0
     band_x = np.array([90.0 - eps, 90.0 + eps])
     implot.plot_shaded(

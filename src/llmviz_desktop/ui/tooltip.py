@@ -44,11 +44,14 @@ def _place_next_window(state: AppState, frame: Frame) -> None:
     right, below = mx < state.view.width * 0.55, my < state.view.height * 0.5
     pos = ImVec2((mx + (18 if right else -18)) * k, (my + (18 if below else -18)) * k)
     imgui.set_next_window_pos(pos, imgui.Cond_.always, ImVec2(0 if right else 1, 0 if below else 1))
-    imgui.set_next_window_bg_alpha(0.94)
+    imgui.set_next_window_bg_alpha(1.0)  # opaque: nothing behind shows through the text
 
 
+# `tooltip` puts the window in imgui's tooltip layer, drawn after every panel whichever has
+# focus (a focused walkthrough panel used to cover it)
 FLAGS = (
-    imgui.WindowFlags_.no_title_bar
+    imgui.WindowFlags_.tooltip
+    | imgui.WindowFlags_.no_title_bar
     | imgui.WindowFlags_.always_auto_resize
     | imgui.WindowFlags_.no_inputs
     | imgui.WindowFlags_.no_focus_on_appearing

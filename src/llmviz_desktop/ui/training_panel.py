@@ -11,10 +11,11 @@ from imgui_bundle import ImVec2, ImVec4, imgui, implot
 from ..session.frame import Frame
 from ..session.learning import VIEWS
 from ..session.state import AppState
-from . import uimap
+from . import dock, uimap
 from .palette import MUTED
 
 WARN = ImVec4(1.0, 0.7, 0.3, 1.0)
+LOSS_FLOOR = 1e-4  # the loss plot's log axis stops here: a loss of 0 is drawn on the floor
 
 
 @dataclass
@@ -31,12 +32,8 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
     if learning is None:
         return
     em = imgui.get_font_size()
-    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
-    # anchored to the bottom-left corner: expanding grows it upward, never off-screen
-    imgui.set_next_window_pos(
-        ImVec2(0.8 * em, state.view.height * k - 0.8 * em), imgui.Cond_.always, ImVec2(0, 1)
-    )
-    imgui.set_next_window_size(ImVec2(21 * em, 0), imgui.Cond_.first_use_ever)
+    # the bottom of the left column: expanding grows it upward, under the model panel (dock)
+    dock.place("Watch it learn")
     imgui.set_next_window_collapsed(True, imgui.Cond_.first_use_ever)
     if not imgui.begin("Watch it learn", None, imgui.WindowFlags_.always_auto_resize)[0]:
         imgui.end()
@@ -45,14 +42,14 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
     if t is None or not t.running:
         if uimap.button("Train from scratch" if t is None else "Resume"):
             actions.start = True
+            _symlog_for_change(state)
     else:
         if uimap.button("Pause"):
             t.pause()
     if t is not None:
         imgui.same_line()
         if uimap.button("Reset"):
-            t.reset()
-            learning._version = -1
+            learning.reset_training()
         imgui.set_next_item_width(8 * em)
         changed, lr = imgui.input_float("learning rate", t.lr, 1e-4, 1e-3, "%.5f")
         uimap.mark("input", "learning rate")
@@ -65,10 +62,15 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
             t.set_batch_size(batch)
         _curves(t, em)
     imgui.text("weight boxes show")
-    for view in VIEWS:
-        imgui.same_line()
+    for n, view in enumerate(VIEWS):
+        if n:
+            imgui.same_line()
         if uimap.radio_button(view, learning.view == view):
             learning.view = view
+            _symlog_for_change(state)
+    if learning.training is not None or learning.replay is not None:
+        scale = "symmetric log" if state.view.colors.symlog else "linear"
+        imgui.text_colored(MUTED, f"now: {learning.legend(frame.model)} ({scale} colours)")
     imgui.separator()
     imgui.text("replay checkpoints (a folder `llmviz train` wrote)")
     # pre-filled once with where the user left off (a field the user empties stays empty)
@@ -83,6 +85,7 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
     imgui.same_line()
     if uimap.button("Open") or entered:
         actions.open_dir = text
+        _symlog_for_change(state)
     if learning.recent:
         imgui.set_next_item_width(14 * em)
         opened = imgui.begin_combo(
@@ -93,6 +96,7 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
             for folder in learning.recent:
                 if imgui.selectable(folder, False)[0]:
                     _dir_text["value"] = actions.open_dir = folder
+                    _symlog_for_change(state)
             imgui.end_combo()
     r = learning.replay
     if r is not None:
@@ -126,6 +130,23 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
     imgui.end()
 
 
+def _symlog_for_change(state: AppState) -> None:
+    """The change since the start is small and spread over decades: symmetric-log colours
+    show the small changes too (the model panel's colour-scale switch turns it back)."""
+    learning = state.controllers.learning
+    if learning is not None and learning.view == "change":
+        state.view.colors.symlog = True
+
+
+def loss_axis(loss: np.ndarray) -> tuple[float, np.ndarray]:
+    """The log axis's lower limit (a decade below the smallest loss, never under LOSS_FLOOR)
+    and the losses to draw, raised to it: a loss of 0 stays visible on the floor."""
+    positive = loss[loss > 0]
+    low = float(positive.min()) if positive.size else LOSS_FLOOR
+    floor = min(max(10 ** np.floor(np.log10(low) - 0.3), LOSS_FLOOR), 0.1)
+    return floor, np.maximum(loss, floor)
+
+
 def _curves(t, em: float) -> None:
     with t.lock:
         h = t.history
@@ -140,14 +161,22 @@ def _curves(t, em: float) -> None:
     if len(steps) < 2:
         return
     size = ImVec2(19 * em, 8 * em)
-    if implot.begin_plot("loss", size):
-        implot.setup_axes("step", "loss")
+    floor, shown = loss_axis(loss)
+    # one curve: its name is the axis label, no legend over it
+    if implot.begin_plot("loss", size, implot.Flags_.no_legend):
+        at_floor = " (0 drawn at floor)" if (loss < floor).any() else ""
+        implot.setup_axes("step", "loss" + at_floor)
         implot.setup_axis_scale(implot.ImAxis_.y1, implot.Scale_.log10)
-        implot.setup_axes_limits(0, max(steps[-1], 10), 1e-4, 2.0, implot.Cond_.always)
-        implot.plot_line("loss", steps, np.maximum(loss, 1e-6))
+        top = max(2.0, float(loss.max()) * 1.2)
+        implot.setup_axes_limits(0, max(steps[-1], 10), floor, top, implot.Cond_.always)
+        implot.plot_line("loss", steps, shown)
         implot.end_plot()
-    if implot.begin_plot("accuracy", size):
+    # the legend below the plot, outside it: it never covers a curve
+    if implot.begin_plot("accuracy", ImVec2(size.x, size.y + 1.6 * em)):
         implot.setup_axes("step", "accuracy")
+        implot.setup_legend(
+            implot.Location_.south, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal
+        )
         implot.setup_axes_limits(0, max(steps[-1], 10), 0.0, 1.02, implot.Cond_.always)
         implot.plot_line("token acc", steps, acc)
         if len(sorted_x):

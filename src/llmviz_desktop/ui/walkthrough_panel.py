@@ -12,7 +12,7 @@ from ..session.frame import Frame
 from ..session.state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
-from . import uimap
+from . import dock, uimap
 from .palette import MUTED
 
 PANEL_EM = 27  # the panel's width in font heights
@@ -31,12 +31,7 @@ class WalkActions:
 def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) -> None:
     player = state.controllers.player
     em = imgui.get_font_size()
-    k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)
-    width = PANEL_EM * em
-    imgui.set_next_window_pos(
-        ImVec2(state.view.width * k - 0.8 * em, 0.8 * em), imgui.Cond_.first_use_ever, ImVec2(1, 0)
-    )
-    imgui.set_next_window_size_constraints(ImVec2(width, 0), ImVec2(width, state.view.height * k))
+    dock.place("Walkthrough")  # top of the right column, PANEL_EM wide
     state.pointer.link_hover = None
     if not imgui.begin("Walkthrough", None, imgui.WindowFlags_.always_auto_resize)[0]:
         imgui.end()
