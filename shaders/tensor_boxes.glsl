@@ -218,11 +218,13 @@ void main() {
     float line = 1.0 - clamp(min(d.x, d.y) - 0.35, 0.0, 1.0);
     float fade = 1.0 - smoothstep(0.08, 0.25, footprint);
     col = mix(col, GRID, line * fade * u_color.z * 0.85);
-    // head separators in boxes that stand for several heads
-    if (face && v_style.w > 1.5) {
-        float period = v_cells.x / v_style.w;
-        float dh = abs(fract(cell.x / period + 0.5) - 0.5) * period / fw.x;
-        col = mix(col, GRID, 1.0 - clamp(dh - 1.0, 0.0, 1.0));
+    // head separators in boxes that stand for several heads (stacked along the rows), faded
+    // out when heads are under a few pixels apart (else the whole face turns to separator)
+    if (v_style.w > 1.5) {
+        float period = v_cells.y / v_style.w;
+        float dh = abs(fract(cell.y / period + 0.5) - 0.5) * period / fw.y;
+        float shown = smoothstep(3.0, 8.0, period / fw.y);
+        col = mix(col, GRID, (1.0 - clamp(dh - 1.0, 0.0, 1.0)) * shown);
     }
     // outline of every face: the box's edges stay visible at every zoom
     vec2 e = min(uv, 1.0 - uv) / max(fwidth(uv), vec2(1e-7));
