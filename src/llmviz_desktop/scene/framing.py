@@ -18,15 +18,18 @@ Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in framebuffer pixels
 
 
 def default_panels(width: int, height: int, em: float = EM_PX) -> tuple[Rect, ...]:
-    """Where the panels stand when the window opens (the UI reports the real rectangles each
-    frame; this is the estimate for a first frame and for headless renders): the model panel
-    top-left, the collapsed Analysis bar along the top, the walkthrough panel top-right and
-    the collapsed "Watch it learn" bar bottom-left."""
+    """Where the panels stand when the window opens (ui/dock.py places them; the UI reports
+    the real rectangles each frame, and this is the estimate for a first frame and for
+    headless renders): the model panel top-left with the collapsed "Watch it learn" bar
+    under it at the bottom, the walkthrough panel top-right, the collapsed Analysis bar
+    along the top between them (em sizes as in ui/dock.py)."""
     pad = 0.8 * em
-    left = (pad, pad, pad + 19 * em, pad + 22 * em)
-    right = (width - pad - 27 * em, pad, width - pad, pad + 14 * em)
-    top = (left[2] + pad, pad, right[0] - pad, pad + 1.6 * em)
-    learn = (pad, height - pad - 1.6 * em, pad + 21 * em, height - pad)
+    left = (pad, pad, pad + 21 * em, pad + 23 * em)
+    right = (width - pad - 27 * em, pad, width - pad, pad + 15 * em)
+    x0, x1 = left[2] + pad, right[0] - pad
+    spare = max(x1 - x0 - 36 * em, 0.0)
+    top = (x0 + spare / 2, pad, x1 - spare / 2, pad + 1.6 * em)
+    learn = (pad, height - pad - 1.6 * em, left[2], height - pad)
     return left, top, right, learn
 
 
