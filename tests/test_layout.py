@@ -544,3 +544,24 @@ def test_layout_imports_only_numpy_and_the_model():
                         "dataclasses",
                         "typing",
                     }, f"{path.name} imports {name}"
+
+
+def test_picking_a_thick_box_front_top_and_side(nano):
+    """Cells are on the front face; the top face shows row 0 and the left side column 0
+    (as the shader draws them), so a ray hitting either picks that edge cell."""
+    from llmviz_desktop.scene.picking import cell_at, pick_box
+
+    scene = nano[3]
+    box = scene.by_name["h.0.attn.head1.q"]  # a head behind the spine plane
+    k = scene.index_of[box.name]
+    x, y, z = box.cell_center(3, 2)
+    # from the front, head 0's q hides it: start the ray in the gap between the two heads
+    front = pick_box(scene, np.array([x, y, box.origin[2] + 1.0]), np.array([0.0, 0.0, -1.0]))
+    hidden = pick_box(scene, np.array([x, y, 500.0]), np.array([0.0, 0.0, -1.0]))
+    assert hidden is not None and scene.boxes[hidden[0]].name == "h.0.attn.head0.q"
+    assert front is not None and front[0] == k and front[1][2] == box.origin[2]
+    assert cell_at(box, front[1]) == (3, 2)
+    top = pick_box(scene, np.array([x, box.origin[1] + 0.5, z]), np.array([0.0, -1.0, 0.0]))
+    assert top is not None and top[0] == k and cell_at(box, top[1]) == (0, 2)
+    side = pick_box(scene, np.array([box.origin[0] - 1.0, y, z]), np.array([1.0, 0.0, 0.0]))
+    assert side is not None and side[0] == k and cell_at(box, side[1]) == (3, 0)
