@@ -3,12 +3,13 @@ titles / token letters drawn over the scene. Plain draw_*(state) functions; size
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..demos.superposition import SuperpositionDemo
-from ..scene.labels import CHAR_WIDTH, place_labels, place_sections
+from ..scene.framing import default_panels
+from ..scene.labels import place
 from ..session.errors import record
 from ..session.frame import Frame
 from ..session.loaded import MODEL_CHOICES
@@ -210,51 +211,109 @@ def _col(r: float, g: float, b: float, a: float = 1.0) -> int:
     return imgui.get_color_u32(ImVec4(r, g, b, a))
 
 
-def draw_labels(state: AppState, frame: Frame) -> None:
+def label_focus(frame: Frame) -> list[str]:
+    """The boxes in focus, first first: the hovered (or pinned) box, then the walkthrough's."""
+    names = [frame.hover.hit.box.name] if frame.hover is not None else []
+    if frame.walk is not None:
+        boxes = frame.model.scene.boxes
+        names += [boxes[i].name for i in sorted(frame.walk.highlight) if 0 <= i < len(boxes)]
+    return names
+
+
+def token_rows(frame: Frame) -> dict[str, list[str]]:
+    """The letters of the token rows: the input ids, or the predicted next tokens."""
     model = frame.model
-    tokens = {}
-    if model.trace is not None and model.config.vocab is not None:
-        vocab = model.config.vocab
-        ids = model.trace.tokens[0]
-        predicted = model.trace["probs"][0].argmax(-1)
-        for box in model.scene.boxes:
-            if box.kind == "token":
-                source = predicted if "output" in box.name else ids
-                tokens[box.name] = [vocab[int(i)] for i in source]
+    if model.trace is None or model.config.vocab is None:
+        return {}
+    vocab = model.config.vocab
+    out = {}
+    for box in model.scene.boxes:
+        if box.kind == "token" and box.source is not None:
+            ids = box.source.matrix(model.trace, model.params)[0]
+            out[box.name] = [vocab[int(i)] for i in ids]
+    return out
+
+
+def label_obstacles(state: AppState) -> tuple[tuple[float, float, float, float], ...]:
+    """The panels labels keep off: last frame's, plus where they open while a panel is still
+    settling (an auto-resized window is hidden, with no size yet, on its first frame)."""
+    v = state.view
+    if not v.show_ui:
+        return ()
+    shown = tuple(v.panels or ())
+    settling = v.panels is None
+    for name in FRAMING_PANELS:
+        w = imgui.internal.find_window_by_name(name)
+        settling = settling or (w is not None and w.was_active and w.hidden)
+    return shown + default_panels(v.width, v.height) if settling else shown
+
+
+def draw_labels(state: AppState, frame: Frame) -> None:
+    """The placement pass (scene/labels.py) drawn on the background list: over the scene,
+    under the panels."""
+    model = frame.model
+    v = state.view
+    panels = label_obstacles(state)
+    placed = place(
+        model.scene,
+        v.camera,
+        v.width,
+        v.height,
+        token_text=token_rows(frame),
+        focus=label_focus(frame),
+        panels=panels,
+        vocab=model.config.vocab,
+    )  # widths estimated (labels.CHAR_WIDTH), not measured: exactly what place_labels gives
     dl = imgui.get_background_draw_list()
     font = imgui.get_font()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)  # pixels -> imgui units
-    for sec in place_sections(model.scene, state.view.camera, state.view.width, state.view.height):
+    text_ink = _col(0.86, 0.89, 0.95, 0.95)
+    for sec in placed.sections:
         r, g, b = SECTION_COLORS[sec.kind]
         col = _col(r, g, b, 0.85)
         x, y0, y1 = sec.x * k, sec.y_top * k, sec.y_bottom * k
         dl.add_line(ImVec2(x, y0 + 1), ImVec2(x, y1 - 1), col, 2.0)
-        dl.add_line(ImVec2(x - 5, y0 + 1), ImVec2(x, y0 + 1), col, 2.0)
-        dl.add_line(ImVec2(x - 5, y1 - 1), ImVec2(x, y1 - 1), col, 2.0)
-        mid = (y0 + y1) / 2 - sec.size * k / 2
-        dl.add_text(font, sec.size * k, ImVec2(x + 8, mid), _col(0.86, 0.89, 0.95), sec.text)
-    for px_label in place_labels(
-        model.scene, state.view.camera, state.view.width, state.view.height, tokens
-    ):
-        label = replace(px_label, x=px_label.x * k, y=px_label.y * k, size=px_label.size * k)
-        if label.kind == "token":
-            w = imgui.calc_text_size(label.text).x * label.size / imgui.get_font_size()
-            pos = ImVec2(label.x - w / 2, label.y - label.size / 2)
+        tick = x - 5 * sec.side  # the bracket's ends point at the model
+        dl.add_line(ImVec2(tick, y0 + 1), ImVec2(x, y0 + 1), col, 2.0)
+        dl.add_line(ImVec2(tick, y1 - 1), ImVec2(x, y1 - 1), col, 2.0)
+        tx, ty = sec.rect[0] * k, sec.rect[1] * k
+        dl.add_text(font, sec.size * k, ImVec2(tx, ty), _col(0.86, 0.89, 0.95), sec.text)
+    dim_ink = _col(0.98, 0.85, 0.45, 0.95)
+    for dim in placed.dims:
+        (ax, ay), (bx, by) = dim.a, dim.b
+        ends = ImVec2(ax * k, ay * k), ImVec2(bx * k, by * k)
+        dl.add_line(ends[0], ends[1], dim_ink, 1.5)
+        length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1e-6)
+        tx, ty = -(by - ay) / length * 4 * k, (bx - ax) / length * 4 * k  # end ticks across
+        for e in ends:
+            dl.add_line(ImVec2(e.x - tx, e.y - ty), ImVec2(e.x + tx, e.y + ty), dim_ink, 1.5)
+    vocab = model.config.vocab or ()
+    for px_label in placed.labels:
+        x0, y0, x1, y1 = (c * k for c in px_label.rect)
+        size, pos = px_label.size * k, ImVec2(x0, y0)
+        if px_label.kind == "token":
             # the cell brightens with the token id: light ink on the dark low ids
-            vocab = model.config.vocab or ()
-            dark_cell = label.text in vocab and vocab.index(label.text) < (len(vocab) - 1) / 2
+            text = px_label.text
+            dark_cell = text in vocab and vocab.index(text) < (len(vocab) - 1) / 2
             ink = _col(0.92, 0.94, 0.98) if dark_cell else _col(0.05, 0.06, 0.08)
-            dl.add_text(font, label.size, pos, ink, label.text)
+            w = imgui.calc_text_size(text).x * size / imgui.get_font_size()
+            dl.add_text(font, size, ImVec2((x0 + x1 - w) / 2, y0), ink, text)
+        elif px_label.kind == "dim":
+            dl.add_text(font, size, pos, dim_ink, px_label.text)
         else:
-            pos = ImVec2(label.x, label.y - label.size)
-            dl.add_text(font, label.size, pos, _col(0.86, 0.89, 0.95, 0.92), label.text)
-            if state.pointer.mouse is not None and frame.hover is None:  # title under the cursor?
-                mx, my = state.pointer.mouse
-                w = CHAR_WIDTH * len(px_label.text) * px_label.size
-                if (
-                    px_label.x <= mx <= px_label.x + w
-                    and px_label.y - px_label.size <= my <= px_label.y
-                ):
+            pad = 0.2 * size
+            p0, p1 = ImVec2(x0 - pad, y0 - 0.5 * pad), ImVec2(x1 + pad, y1 + 0.5 * pad)
+            focus = px_label.kind == "focus"
+            alpha = 0.85 if px_label.inside or focus else 0.55
+            dl.add_rect_filled(p0, p1, _col(0.04, 0.05, 0.07, alpha), pad)
+            if focus:
+                dl.add_rect(p0, p1, dim_ink, pad, thickness=1.0)
+            dl.add_text(font, size, pos, _col(1.0, 0.95, 0.8) if focus else text_ink, px_label.text)
+            titled = px_label.kind in ("title", "focus")
+            if titled and state.pointer.mouse is not None and frame.hover is None:
+                mx, my = state.pointer.mouse  # the title under the cursor: shape and count
+                hit = px_label.rect
+                if hit[0] <= mx <= hit[2] and hit[1] <= my <= hit[3]:
                     state.pointer.title_hover = px_label.box
 
 
