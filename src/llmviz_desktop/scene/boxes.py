@@ -194,6 +194,20 @@ class TensorBox:
 
 
 @dataclass(frozen=True)
+class ModelCard:
+    """One model of a scene that holds several (scene/scale.py): its name, the card's text
+    (numbers from its config and model/counts.py), where the card stands and what it spans."""
+
+    model: str  # preset name, the prefix of its boxes' names ("gpt2/...")
+    title: str  # "GPT-2 small"
+    lines: tuple[str, ...]  # layers and heads, width C, context, parameters
+    anchor: Vec3  # where the card goes: the left end of its token table, at the top of its layers
+    lo: Vec3  # the model's bounds in the scene
+    hi: Vec3
+    config: GPTConfig
+
+
+@dataclass(frozen=True)
 class Scene:
     """Every box of one model, in computation order."""
 
@@ -203,6 +217,7 @@ class Scene:
     n_tokens: int  # T: the number of token columns drawn
     gap: float  # the basic spacing between neighbouring boxes (world units)
     heads_merged: int  # n_head when each head kind is one merged box, else 1
+    cards: tuple[ModelCard, ...] = ()  # one per model when the scene holds several (scale.py)
     by_name: Mapping[str, TensorBox] = field(init=False, repr=False, compare=False)
     bounds: tuple[Vec3, Vec3] = field(init=False)  # (min xyz, max xyz) over all boxes
 
@@ -223,6 +238,11 @@ class Scene:
         else:
             bounds = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         object.__setattr__(self, "bounds", bounds)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models a scene of several draws (scale.py); () for one model's own scene."""
+        return tuple(card.model for card in self.cards)
 
     def __len__(self) -> int:
         return len(self.boxes)

@@ -18,6 +18,7 @@ from ..model.sampling import Sampling
 from ..model.tokenizer import BPETokenizer, CharTokenizer, TokenizerError
 from ..model.weights import resolve_model
 from ..scene.layout import Scene, build_scene
+from ..scene.scale import SCALE_SPEC, build_scale_scene
 
 DEFAULT_INPUT = "CBABBC"
 MODEL_CHOICES = tuple(PRESETS)  # nano-sort with values; the others render-only shells
@@ -105,6 +106,9 @@ def load_model(
     """Resolve a preset or checkpoint, run the forward pass on the input (with the generated
     answer appended, so the whole sequence is drawn) and lay out the scene."""
     sampling = sampling or Sampling()
+    if spec == SCALE_SPEC:  # every model side by side, shells without values (scene/scale.py)
+        scene = build_scale_scene()
+        return LoadedModel(spec, scene.config, None, None, scene, sampling=sampling)
     cfg, params = resolve_model(spec)
     trace, output, text = None, "", ""
     tok = tokenizer_for(spec, cfg) if params is not None else None
