@@ -15,6 +15,8 @@ from ..walkthrough.chapters import load_chapters
 from ..walkthrough.player import Player
 from .tick import Frame, Ticker
 
+SETTLE_FRAMES = 6  # at most, until the panels stand still
+
 
 class HeadlessSession:
     """samples: multisample anti-aliasing as in the window (4x where the driver offers it,
@@ -37,13 +39,19 @@ class HeadlessSession:
             ctl.player = Player(load_chapters())
         frame = self.last = self.ticker.tick(state, dt)
         self.target.use()
-        # imgui sizes an auto-resized window from the previous frame's content: with panels
-        # shown, a settling frame first makes every moment's picture independent of the last
-        for _ in range(2 if state.view.show_ui else 1):
+        # imgui sizes an auto-resized window from the previous frame's content, and the dock
+        # (ui/dock.py) places panels from their last heights: with panels shown, frames are
+        # drawn until the panels stand still, so every moment's picture is independent of
+        # the last
+        placed = None
+        for _ in range(SETTLE_FRAMES if state.view.show_ui else 1):
             self.ui.new_frame()
             _, state.stats.frame_ms = self.frame.render(
                 frame.drawing, lambda: draw_ui(state, frame)
             )
+            if placed is not None and state.view.panels == placed:
+                break
+            placed = state.view.panels
         return self.target.read()
 
     def release(self) -> None:
