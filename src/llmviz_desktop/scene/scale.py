@@ -3,7 +3,7 @@
 
     scene = build_scale_scene()             # nano-sort, gpt2, gpt2-xl, gpt3, tops aligned
     scene["gpt2/h.0.mlp.fc"]                # each model's boxes, names prefixed "<model>/"
-    texts, leaders = scale_overlay(scene, camera, width, height)  # cards and layer labels
+    overlay = scale_overlay(scene, camera, width, height, free_rect)  # cards, labels (pixels)
 
 Every model is its render-only shell (build_scene(cfg)) moved sideways, never rescaled: a cell
 is one world unit in each, so their sizes compare truly. Left to right from the smallest; the
