@@ -25,7 +25,6 @@ def test_the_free_area_is_where_no_panel_is():
 
 
 @pytest.mark.gl
-@pytest.mark.xfail(reason="issue 14 in progress: the new opening view is not in yet")
 def test_the_opening_view_fills_the_free_area(nano):
     from llmviz_desktop.app.headless import HeadlessSession
 

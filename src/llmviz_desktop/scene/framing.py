@@ -99,8 +99,8 @@ def frame_into(
     return cam.panned(cx - width / 2, cy - height / 2, height)
 
 
-OPENING_YAW, OPENING_PITCH = -30.0, 30.0  # degrees: the opening view's direction
-OPENING_GROUPS = ("ln_1", "attention", "projection")  # what it frames, of the first layer
+OPENING_YAW, OPENING_PITCH = -40.0, 28.0  # degrees: the opening view's direction
+OPENING_GROUPS = ("attention",)  # what it frames, of the first layer: its heads
 
 
 def _view_of(scene: Scene, name: str) -> tuple[Camera, np.ndarray, np.ndarray, float]:
@@ -113,7 +113,7 @@ def _view_of(scene: Scene, name: str) -> tuple[Camera, np.ndarray, np.ndarray, f
         if first:
             lo = np.min([b.min_corner for b in first], axis=0)
             hi = np.max([b.max_corner for b in first], axis=0)
-        return Camera(yaw=OPENING_YAW, pitch=OPENING_PITCH), lo, hi, 1.0
+        return Camera(yaw=OPENING_YAW, pitch=OPENING_PITCH), lo, hi, 1.04
     if name == "front":
         return Camera(), lo, hi, 1.02
     if name in ("top-layer", "output"):
