@@ -4,14 +4,18 @@ draw it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 import numpy as np
 
+from .build import build_scene
 from .camera import Camera
 from .drawing import Highlight, Role, highlight
 from .explain import Explanation, explain
+from .layout import Scene
 from .picking import CellHit, pick_cell
+from .scale import card_of, prefix
 
 
 @dataclass
@@ -28,9 +32,28 @@ def _cell_centre(box, row: float, col: float) -> np.ndarray:
     return np.array([ox + (col + 0.5) * cw, oy - (row + 0.5) * ch, oz])
 
 
+@cache
+def _own_scene(config) -> Scene:
+    """A model's own scene, for explaining its boxes inside a scene of several models."""
+    return build_scene(config)
+
+
+def explain_in(scene, name: str, row: int, col: int, trace, params) -> Explanation:
+    """explain(), for a scene of several models (the scale scene) too: a box is explained in
+    its own model's scene, with its own config, and the names it reads are the scene's."""
+    found = card_of(scene, name)
+    if found is None:
+        return explain(scene, name, row, col, trace, params)
+    card, local = found
+    ex = explain(_own_scene(card.config), local, row, col, None, None)
+    pre = prefix(card.model)
+    sources = tuple(replace(s, box=pre + s.box) for s in ex.sources)
+    return replace(ex, box=name, sources=sources)
+
+
 def hover_info(scene, hit: CellHit, trace, params) -> HoverInfo:
     box = scene.boxes[hit.box_index]
-    ex = explain(scene, box.name, hit.row, hit.col, trace, params)
+    ex = explain_in(scene, box.name, hit.row, hit.col, trace, params)
     i, r, c = hit.box_index, hit.row, hit.col
     entries = [
         highlight(i, Role.LINE, rows=(r, r + 1)),  # the hovered cell's row and column
