@@ -27,7 +27,7 @@ Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels, y down
 MIN_PX = 12.0  # the smallest text drawn: a label that needs less is dropped
 MAX_PX = 18.0
 SECTION_PX = 14.0
-DIM_PX = 12.0
+DIM_PX = 13.0
 GAP = 3.0  # pixels between a label and its box
 TITLE_BOX_PX = 28.0  # a box smaller than this on screen (sqrt of its area) gets no title
 BOX_SLACK = 3.0  # pixels a title may reach into another box's projected rectangle
@@ -78,6 +78,7 @@ class SectionLabel:
     text_x: float = 0.0  # the title's left edge
     w: float = 0.0
     side: float = 1.0  # 1: right of the model (the bracket opens left), -1: left of it
+    layer: int | None = None  # 0-based; None for the embedding and the output
 
     @property
     def rect(self) -> Rect:
@@ -368,17 +369,18 @@ def _front_face(box) -> tuple[float, float, float, float, float]:
 
 
 def _place_vocab(out, board, scene, camera, width, height, i, rows, measure) -> None:
-    """Each row's letter just left of the row (or right, if the left is taken); all or none."""
+    """Each row's letter just right of the row (left of it are the weights that made it; the
+    left side if the right is taken); all or none, one row's height high at most."""
     box = scene.boxes[i]
     x0, x1, yb, yt, z = _front_face(box)
     ys = yt - (np.arange(box.rows) + 0.5) * (yt - yb) / box.rows
-    for side_x, sign in ((x0, -1.0), (x1, 1.0)):
+    for side_x, sign in ((x1, 1.0), (x0, -1.0)):
         pts = np.array([[side_x, y, z] for y in ys])
         p = camera.project(pts, width, height)
         if (p[:, 2] <= 0).any():
             return
         pitch = float(np.min(np.abs(np.diff(p[:, 1])))) if len(p) > 1 else MIN_PX * 2
-        size = min(0.85 * pitch, MAX_PX)
+        size = min(pitch, MAX_PX)
         if size < MIN_PX:
             return
         placed = []
@@ -501,19 +503,25 @@ def _sections(scene) -> list[tuple[str, str, float, float, np.ndarray]]:
     return out
 
 
+def section_labels(
+    scene, camera: Camera, width: int, height: int, panels: Iterable[Rect] | None = None
+) -> list[SectionLabel]:
+    """The section brackets alone (as `place` puts them when no focused label is in the way),
+    for what hangs off a section, e.g. the parameter counts of the Analysis overlay."""
+    if not scene.boxes:
+        return []
+    rects, front, depth = screen_rects(scene, camera, width, height)
+    shown = default_panels(width, height) if panels is None else panels
+    board = _Board(width, height, shown, rects, depth)
+    return _place_sections(board, scene, rects, front, width, height, char_measure)
+
+
 def _place_sections(board, scene, rects, front, width, height, measure) -> list[SectionLabel]:
     """A bracket spanning each section's rows on screen, with the section's title beside it:
     down the right side of the model, or its left side when the right has less room (a panel
     there). Sections too short on screen for their title are left out; brackets of
     neighbouring sections never overlap."""
-    spans = []
-    for title, kind, _, _, idx in section_members(scene):
-        ok = idx[front[idx]]
-        if not len(ok) or len(ok) < len(idx):  # a box behind the eye: no honest span
-            continue
-        r = rects[ok]
-        spans.append([title, kind, r[:, 0].min(), r[:, 2].max(), r[:, 1].min(), r[:, 3].max()])
-    spans.sort(key=lambda s: s[4])
+    spans = _section_spans(scene, rects, front)
     for a, b in zip(spans, spans[1:], strict=False):  # overlapping neighbours share the gap
         if a[5] > b[4] - 4:
             cut = (a[5] + b[4]) / 2
@@ -529,9 +537,32 @@ def _place_sections(board, scene, rects, front, width, height, measure) -> list[
     return best[1]
 
 
+def _section_spans(scene, rects, front) -> list[list]:
+    """[title, kind, left, right, top, bottom, layer] of each section on screen, top first."""
+    spans = []
+    for title, kind, _, _, idx in section_members(scene):
+        ok = idx[front[idx]]
+        if not len(ok) or len(ok) < len(idx):  # a box behind the eye: no honest span
+            continue
+        r = rects[ok]
+        layer = scene.boxes[int(idx[0])].layer
+        spans.append(
+            [title, kind, r[:, 0].min(), r[:, 2].max(), r[:, 1].min(), r[:, 3].max(), layer]
+        )
+    spans.sort(key=lambda s: s[4])
+    return spans
+
+
+def section_rects(scene, camera: Camera, width: int, height: int) -> dict[tuple, Rect]:
+    """(layer, kind) -> the projected rectangle of that section's boxes."""
+    rects, front, _ = screen_rects(scene, camera, width, height)
+    spans = _section_spans(scene, rects, front)
+    return {(s[6], s[1]): (float(s[2]), float(s[4]), float(s[3]), float(s[5])) for s in spans}
+
+
 def _sections_on(board, spans, side: float, height: int, measure) -> list[SectionLabel]:
     out = []
-    for title, kind, left, right, top, bottom in spans:
+    for title, kind, left, right, top, bottom, layer in spans:
         top, bottom = max(float(top), 0.0), min(float(bottom), float(height))
         if bottom - top < SECTION_PX * 0.9:
             continue
@@ -548,5 +579,5 @@ def _sections_on(board, spans, side: float, height: int, measure) -> list[Sectio
             continue
         board.take(r)
         board.take(bracket)
-        out.append(SectionLabel(title, kind, x, top, bottom, SECTION_PX, tx, w, side))
+        out.append(SectionLabel(title, kind, x, top, bottom, SECTION_PX, tx, w, side, layer))
     return out

@@ -24,6 +24,8 @@ from ..scene.analysis import (
     token_decoder,
     token_labels,
 )
+from ..scene.framing import default_panels
+from ..scene.labels import section_labels, section_rects
 from ..session.frame import Frame
 from ..session.state import AppState
 from . import dock, uimap
@@ -472,55 +474,68 @@ def _median_spacing(y: np.ndarray) -> float:
 
 
 def draw_param_overlay(state: AppState, frame: Frame) -> None:
-    """Each section's parameter count next to it in 3D (when view.show_param_overlay), on the
-    background draw list: under the windows, over the scene. When sections are too close on
-    screen the attention and MLP counts share one label per layer, and then only every n-th
-    layer is labelled; a label overlapping one already drawn is skipped."""
+    """Each section's parameter count hung under its section label (the brackets down the side
+    of the model, scene/labels), or where that label would stand when the section is too short
+    for one, on the background draw list: under the windows, over the scene. When sections
+    are too close on screen the attention and MLP counts share one label per layer, and then
+    only every n-th layer is labelled; a count overlapping a section label, a panel or a count
+    already drawn is skipped."""
     if not state.view.show_param_overlay:
         return
-    variants = _overlay_labels(frame.model.scene)
+    v = state.view
+    scene = frame.model.scene
+    panels = v.panels if v.panels is not None else default_panels(v.width, v.height)
+    placed = section_labels(scene, v.camera, v.width, v.height, panels)
+    secs = {(s.layer, s.kind): s for s in placed}
+    spans = section_rects(scene, v.camera, v.width, v.height)
+    variants = _overlay_labels(scene)
     k = _fb_to_imgui()
     em = imgui.get_font_size()
-    size, pad = 0.85 * em, 0.3 * em
-    room = 1.4 * (size + 2 * pad)  # screen height a label needs
+    size, pad = 0.8 * em, 0.25 * em  # imgui units
+    room = (size + 2 * pad) / k * 1.3  # pixels a count needs down the side
 
-    def project(points: np.ndarray) -> np.ndarray:
-        p = state.view.camera.project(points, state.view.width, state.view.height)
-        ok = (p[:, 2] > 0) & np.isfinite(p[:, 0]) & np.isfinite(p[:, 1])
-        return np.where(ok[:, None], p * np.array([k, k, 1.0]), np.nan)
+    def tops(labels) -> np.ndarray:
+        found = [spans.get((lb.layer, lb.section)) for lb in labels if lb.layer is not None]
+        return np.array([r[1] for r in found if r is not None], float)
 
-    labels, points = variants["section"]
-    proj = project(points)
-    in_layers = np.array([lb.layer is not None for lb in labels], bool)
+    labels, _ = variants["section"]
     stride = 1
-    if _median_spacing(proj[in_layers, 1]) < room:
-        labels, points = variants["layer"]
-        proj = project(points)
-        in_layers = np.array([lb.layer is not None for lb in labels], bool)
-        stride = max(1, int(np.ceil(room / max(_median_spacing(proj[in_layers, 1]), 1e-6))))
+    if _median_spacing(tops(labels)) < room:
+        labels, _ = variants["layer"]
+        stride = max(1, int(np.ceil(room / max(_median_spacing(tops(labels)), 1e-6))))
     font = imgui.get_font()
     dl = imgui.get_background_draw_list()
-    width, height = state.view.width * k, state.view.height * k
-    kept: list[tuple[float, float, float, float]] = []
-    for label, (x, y, _) in zip(labels, proj, strict=True):
-        if not np.isfinite(x) or (label.layer is not None and label.layer % stride):
+    width, height = v.width * k, v.height * k
+    kept = [tuple(c * k for c in r) for r in panels]
+    kept += [tuple(c * k for c in s.rect) for s in secs.values()]
+    drawn = 0
+    for label in labels:
+        if label.layer is not None and label.layer % stride:
             continue
+        key = (label.layer, label.section)
         w = imgui.calc_text_size(label.text).x * size / em
-        # ending at the section's right edge, just above its top: in the gap between
-        # sections, clear of the section brackets right of the model
-        x0, y0 = x - w, max(y - size - 2 * pad, pad)  # kept on screen at the top edge
+        sec, span = secs.get(key), spans.get(key)
+        if sec is not None:  # under the section's title, on its side of the model
+            x0 = sec.rect[0] * k if sec.side > 0 else sec.rect[2] * k - w
+            y0 = sec.rect[3] * k + pad
+        elif span is not None:  # where the section's label would stand: right of it, at its top
+            # kept in the free area: a section may be wider than the view
+            x0 = min(span[2] * k + 15.0, frame.free_area[2] * k - w - 2 * pad)
+            y0 = max(span[1], frame.free_area[1]) * k + pad  # below the bars along the top
+        else:
+            continue
         rect = (x0 - pad, y0 - pad, x0 + w + pad, y0 + size + pad)
-        if rect[2] < 0 or rect[0] > width or rect[3] < 0 or rect[1] > height:
+        if rect[0] < 0 or rect[2] > width or rect[1] < 0 or rect[3] > height:
             continue
         if any(
             rect[0] < q[2] and q[0] < rect[2] and rect[1] < q[3] and q[1] < rect[3] for q in kept
         ):
             continue
         kept.append(rect)
+        drawn += 1
         ink = SECTION_COLORS.get(label.section, (0.86, 0.89, 0.95))
         dl.add_rect_filled(
-            ImVec2(rect[0], rect[1]), ImVec2(rect[2], rect[3]), _u32(ZERO, 0.82), 0.3 * em
+            ImVec2(rect[0], rect[1]), ImVec2(rect[2], rect[3]), _u32(ZERO, 0.85), 0.3 * em
         )
-        dl.add_line(ImVec2(x, y), ImVec2(x, rect[3]), _u32(ink, 0.7), 1.5)
         dl.add_text(font, size, ImVec2(x0, y0), _u32(ink), label.text)
-    view.overlay_drawn = len(kept)
+    view.overlay_drawn = drawn

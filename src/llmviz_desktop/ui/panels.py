@@ -298,17 +298,16 @@ def draw_labels(state: AppState, frame: Frame) -> None:
             ink = _col(0.92, 0.94, 0.98) if dark_cell else _col(0.05, 0.06, 0.08)
             w = imgui.calc_text_size(text).x * size / imgui.get_font_size()
             dl.add_text(font, size, ImVec2((x0 + x1 - w) / 2, y0), ink, text)
-        elif px_label.kind == "dim":
-            dl.add_text(font, size, pos, dim_ink, px_label.text)
         else:
             pad = 0.2 * size
             p0, p1 = ImVec2(x0 - pad, y0 - 0.5 * pad), ImVec2(x1 + pad, y1 + 0.5 * pad)
             focus = px_label.kind == "focus"
-            alpha = 0.85 if px_label.inside or focus else 0.55
+            alpha = 0.85 if px_label.inside or focus or px_label.kind == "dim" else 0.55
             dl.add_rect_filled(p0, p1, _col(0.04, 0.05, 0.07, alpha), pad)
             if focus:
                 dl.add_rect(p0, p1, dim_ink, pad, thickness=1.0)
-            dl.add_text(font, size, pos, _col(1.0, 0.95, 0.8) if focus else text_ink, px_label.text)
+            ink = dim_ink if px_label.kind == "dim" else _col(1.0, 0.95, 0.8) if focus else text_ink
+            dl.add_text(font, size, pos, ink, px_label.text)
             titled = px_label.kind in ("title", "focus")
             if titled and state.pointer.mouse is not None and frame.hover is None:
                 mx, my = state.pointer.mouse  # the title under the cursor: shape and count
@@ -346,7 +345,13 @@ def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
         if (uimap.button("Open") or entered) and _folder_text["value"].strip():
             actions.load_model = _folder_text["value"].strip()
         kind = "trained weights" if frame.model.params is not None else "render-only shell"
-        imgui.text_disabled(f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}")
+        models = frame.model.scene.models
+        if models:  # the scale scene: several models, each with its card in 3D
+            imgui.text_disabled(f"{len(models)} models at one scale: {', '.join(models)}")
+        else:
+            imgui.text_disabled(
+                f"{cfg.n_layer} layers · {cfg.n_head} heads · C {cfg.n_embd} · {kind}"
+            )
         if frame.model.trace is not None:
             imgui.text(f"input  {frame.model.input_text}")
             imgui.same_line()
