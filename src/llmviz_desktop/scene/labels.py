@@ -257,12 +257,14 @@ def place(
     panels: Iterable[Rect] | None = None,
     vocab: Sequence[str] | None = None,
     measure: Measure = char_measure,
+    with_sections: bool = True,
 ) -> Placement:
     """Every label of one view. token_text: {box name: per-column strings} for the token rows;
     focus: names of the boxes in focus, first first (they win and get dimension labels);
     panels: rectangles no label may cover (None: where the panels open, as the camera presets
     assume; () for none); vocab: the token strings of a character vocabulary
-    (letters beside the logits and probabilities rows)."""
+    (letters beside the logits and probabilities rows); with_sections False: no brackets (a
+    scale scene names its models' layers itself, scene/scale.py)."""
     out = Placement()
     boxes = scene.boxes
     if not boxes:
@@ -287,7 +289,8 @@ def place(
             rows = vocab_rows(boxes[i], vocab)
             if rows:
                 _place_vocab(out, board, scene, camera, width, height, i, rows, measure)
-    out.sections = _place_sections(board, scene, rects, front, width, height, measure)
+    if with_sections:
+        out.sections = _place_sections(board, scene, rects, front, width, height, measure)
     in_focus = set(focused)
     rest = [i for i in np.flatnonzero(shown) if i not in in_focus]
     clipped = {i: _clip(rects[i], width, height) for i in rest}

@@ -10,6 +10,8 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 from ..demos.superposition import SuperpositionDemo
 from ..scene.framing import default_panels
 from ..scene.labels import place
+from ..scene.scale import CHAR_WIDTH as CARD_CHAR_WIDTH
+from ..scene.scale import scale_overlay
 from ..session.errors import record
 from ..session.frame import Frame
 from ..session.loaded import MODEL_CHOICES
@@ -234,6 +236,22 @@ def token_rows(frame: Frame) -> dict[str, list[str]]:
     return out
 
 
+def draw_scale_overlay(dl, font, k: float, overlay) -> None:
+    """Model cards (a dark plate, the title, the figures) with a leader to their model, and the
+    scale scene's layer / section names (scene/scale.scale_overlay, in pixels)."""
+    ink = _col(0.55, 0.65, 0.8, 0.6)
+    for ld in overlay.leaders:
+        dl.add_line(ImVec2(ld.x0 * k, ld.y0 * k), ImVec2(ld.x1 * k, ld.y1 * k), ink, 1.0)
+    for x0, y0, x1, y1 in overlay.cards:
+        p0, p1 = ImVec2(x0 * k, y0 * k), ImVec2(x1 * k, y1 * k)
+        dl.add_rect_filled(p0, p1, _col(0.05, 0.06, 0.08, 0.92), 4.0)
+        dl.add_rect(p0, p1, ink, 4.0, thickness=1.0)
+    for t in overlay.texts:
+        bright = t.kind == "card-title"
+        col = _col(1.0, 0.95, 0.8) if bright else _col(0.86, 0.89, 0.95, 0.92)
+        dl.add_text(font, t.size * k, ImVec2(t.x * k, t.y * k), col, t.text)
+
+
 def label_obstacles(state: AppState) -> tuple[tuple[float, float, float, float], ...]:
     """The panels labels keep off: last frame's, plus where they open while a panel is still
     settling (an auto-resized window is hidden, with no size yet, on its first frame)."""
@@ -254,6 +272,13 @@ def draw_labels(state: AppState, frame: Frame) -> None:
     model = frame.model
     v = state.view
     panels = label_obstacles(state)
+    overlay = None
+    if getattr(model.scene, "cards", ()):  # the scale scene: model cards and layer names
+        overlay = scale_overlay(model.scene, v.camera, v.width, v.height, frame.free_area)
+        panels += tuple(overlay.cards) + tuple(
+            (t.x, t.y, t.x + CARD_CHAR_WIDTH * len(t.text) * t.size, t.y + t.size)
+            for t in overlay.texts
+        )
     placed = place(
         model.scene,
         v.camera,
@@ -263,11 +288,14 @@ def draw_labels(state: AppState, frame: Frame) -> None:
         focus=label_focus(frame),
         panels=panels,
         vocab=model.config.vocab,
+        with_sections=overlay is None,
     )  # widths estimated (labels.CHAR_WIDTH), not measured: exactly what place_labels gives
     dl = imgui.get_background_draw_list()
     font = imgui.get_font()
     k = 1.0 / max(imgui.get_io().display_framebuffer_scale.x, 1e-3)  # pixels -> imgui units
     text_ink = _col(0.86, 0.89, 0.95, 0.95)
+    if overlay is not None:
+        draw_scale_overlay(dl, font, k, overlay)
     for sec in placed.sections:
         r, g, b = SECTION_COLORS[sec.kind]
         col = _col(r, g, b, 0.85)
