@@ -97,15 +97,18 @@ def draw_ui(state: AppState, frame: Frame) -> UIActions:
 FRAMING_PANELS = ("llmviz", "Analysis", "Walkthrough", "Watch it learn", "Superposition")
 
 
-def panel_rects() -> tuple[tuple[float, float, float, float], ...]:
+def panel_rects() -> tuple[tuple[float, float, float, float], ...] | None:
     """The panels drawn this frame, in framebuffer pixels: the camera frames the area they
-    leave free (scene/framing.free_rect)."""
+    leave free (scene/framing.free_rect). None while a panel is still being measured (imgui
+    hides an auto-sized window on its first frame): the default places stand in."""
     sx, sy = imgui.get_io().display_framebuffer_scale
     rects = []
     for name in FRAMING_PANELS:
         w = imgui.internal.find_window_by_name(name)
-        if w is None or not w.active or w.hidden:
+        if w is None or not w.active:
             continue
+        if w.hidden:
+            return None
         x0, y0 = w.pos.x * sx, w.pos.y * sy
         rects.append((x0, y0, x0 + w.size.x * sx, y0 + w.size.y * sy))
     return tuple(rects)
