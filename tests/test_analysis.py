@@ -325,6 +325,10 @@ def test_attention_tab_of_a_bpe_checkpoint(session, bpe):
     assert len(tops) == 1, "one layer's heads in one row"
 
 
+def session_size(session) -> tuple[int, int]:
+    return session.width, session.height
+
+
 @pytest.mark.gl
 def test_shell_shows_parameters_only_and_overlay_draws(session, gpt3, nano):
     from imgui_bundle import imgui
@@ -342,9 +346,16 @@ def test_shell_shows_parameters_only_and_overlay_draws(session, gpt3, nano):
     ap.view.overlay_drawn = -1
     _frames(session, state)
     assert ap.view.overlay_drawn == -1  # off: nothing drawn
+    imgui.set_window_collapsed("Analysis", True)  # the badges keep off the panels
     for model in (gpt3, nano):
         state = _state(model, session)
+        # the whole model in view (the opening view is a close-up of layer 1's heads)
+        from llmviz_desktop.scene.framing import camera_preset
+
+        state.view.camera = camera_preset("front", model.scene, *session_size(session))
         state.view.show_param_overlay = True
         _frames(session, state)
         assert 2 <= ap.view.overlay_drawn
-    assert ap.view.overlay_drawn == len(group_label_positions(nano.scene))  # all fit
+    # most of nano-sort's sections get their badge (one that would overlap another badge, a
+    # title or a panel is left out, not drawn over it)
+    assert ap.view.overlay_drawn >= 0.75 * len(group_label_positions(nano.scene))
