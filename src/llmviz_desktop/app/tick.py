@@ -11,6 +11,7 @@ hover is shown in the error panel and logged, and the frame still comes.
 from __future__ import annotations
 
 from ..scene.drawing import Drawing, Highlight, Role
+from ..scene.flow import build_flows, flow_emphasis
 from ..scene.framing import Framing, Rect, camera_preset, default_panels, free_rect
 from ..scene.hover import HoverTracker
 from ..scene.values import BoxValues, prepare_values
@@ -63,6 +64,9 @@ class Ticker:
             highlights += [Highlight(k, Role.LINE) for k in expand(model.scene, glob)]
         highlights += hover.highlights if hover is not None else []
         values = self._values_for(model, view.colors.normalise)
+        flow: list = []  # a failure leaves the frame without its flow paths
+        contained(errors, "flow", self._flows, model, walk, highlights, flow)
+        flows, emphasis = flow[0] if flow else (None, None)
         drawing = Drawing(
             model.scene,
             values,
@@ -72,6 +76,8 @@ class Ticker:
             view.colors,
             walk.motion if walk is not None else None,
             highlights[-MAX_HIGHLIGHTS:],
+            flows=flows,
+            flow_emphasis=emphasis,
         )
         return Frame(model, walk, hover, values.legend, drawing, free)
 
@@ -106,6 +112,16 @@ class Ticker:
         p, v = state.pointer, state.view
         info, p.pinned = self.hover.update(model, p.pinned, p.mouse, v.camera, v.width, v.height)
         out.append(info)
+
+    def _flows(self, model: LoadedModel, walk, highlights: list[Highlight], out: list) -> None:
+        """The scene's flow paths (built once per scene, kept on it) and how much each is
+        brightened: into the hovered box and the walkthrough's boxes, from their sources."""
+        scene = model.scene
+        flows = scene.cached("_flows", lambda: build_flows(scene))
+        focus = {h.box for h in highlights if h.role != Role.SOURCE}
+        focus |= walk.highlight if walk is not None else set()
+        sources = {h.box for h in highlights if h.role == Role.SOURCE}
+        out.append((flows, flow_emphasis(flows, focus, sources) if focus or sources else None))
 
     def _values_for(self, model: LoadedModel, normalise: str) -> BoxValues:
         """The values drawn for this model, prepared again only when they changed."""

@@ -11,6 +11,7 @@ import moderngl
 from imgui_bundle import imgui
 
 from ..scene.drawing import Drawing
+from .flow_renderer import FlowRenderer
 from .imgui_renderer import ImguiRenderer
 from .scene_renderer import BACKGROUND, SceneRenderer
 
@@ -21,6 +22,7 @@ class FrameRenderer:
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
         self.scene = SceneRenderer(ctx)
+        self.flows = FlowRenderer(ctx)
         self.imgui = ImguiRenderer(ctx)
 
     def render(
@@ -36,6 +38,7 @@ class FrameRenderer:
         self.ctx.clear(*BACKGROUND, depth=1.0)
         if scene:
             self.scene.draw(drawing)
+            self.flows.draw(drawing)  # after the boxes: depth tested against them
         imgui.new_frame()
         result = build_ui()
         imgui.render()
@@ -45,4 +48,5 @@ class FrameRenderer:
 
     def release(self) -> None:
         self.scene.release()
+        self.flows.release()
         self.imgui.release()

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import NamedTuple
 
+import numpy as np
+
 from .camera import Camera
 from .colors import ColorSettings
+from .flow import Flows
 from .layout import Scene
 from .values import BoxValues
 
@@ -71,3 +74,5 @@ class Drawing:
     colors: ColorSettings
     motion: Motion | None = None
     highlights: list[Highlight] = field(default_factory=list)
+    flows: Flows | None = None  # the data-flow paths (scene/flow.py), None: not drawn
+    flow_emphasis: np.ndarray | None = None  # per path then join, 0..1 (flow_emphasis())
