@@ -355,6 +355,11 @@ def _route_vertical(world: _World, e: _Edge, sign: int, fs: float, fd: float) ->
     y1 = a[1] + sign * min(world.clearance(s, 1, sign, 4 * g) / 2, g)
     ym = b[1] - sign * min(world.clearance(d, 1, -sign, 4 * g) / 2, g)
     xs, zs, xd, zd = a[0], a[2], b[0], b[2]
+    exclude = (s, d, *world.skip)
+    if xs == xd and zs == zd:  # one above the other: straight down, if nothing is between
+        line = np.array([a, b])
+        if world.inside_length(line, exclude) == 0:
+            return line
     P = np.array
     routes: list[Any] = [
         [a, P([xs, ym, zs]), P([xd, ym, zs]), P([xd, ym, zd]), b],
@@ -362,7 +367,6 @@ def _route_vertical(world: _World, e: _Edge, sign: int, fs: float, fd: float) ->
         [a, P([xs, y1, zs]), P([xd, y1, zs]), P([xd, y1, zd]), b],
         [a, P([xs, y1, zs]), P([xs, y1, zd]), P([xd, y1, zd]), b],
     ]
-    exclude = (s, d, *world.skip)
     best, cost = _best(world, routes, exclude, g)
     if cost <= _base_cost(best, g):  # clear of every box
         return best
@@ -494,14 +498,18 @@ def build_flows(scene: Scene) -> Flows:
             exits[(e.src, axis, sign)].append(n)
             entries[(e.dst, axis, -sign)].append(n)
 
+    ranks: dict[tuple, dict[int, int]] = {}
+
     def fraction(groups, n: int, key: tuple, other) -> float:
         members = groups[key]
         if len(members) == 1:
             return 0.5
-        axis = key[1]
-        spread = 0 if axis == 1 else 1
-        order = sorted(members, key=lambda j: (other(j)[spread], other(j)[2 - spread], j))
-        return (order.index(n) + 1) / (len(members) + 1)
+        if key not in ranks:
+            spread = 0 if key[1] == 1 else 1  # across a top / bottom face: x, a side: y
+            ends = {j: other(j) for j in members}
+            order = sorted(members, key=lambda j: (ends[j][spread], ends[j][2 - spread], j))
+            ranks[key] = {j: r for r, j in enumerate(order)}
+        return (ranks[key][n] + 1) / (len(members) + 1)
 
     def centre(k: int) -> np.ndarray:
         return (world.box_lo[k] + world.box_hi[k]) / 2
