@@ -18,6 +18,7 @@ from llmviz_desktop.model.params import init_params, param_specs
 from llmviz_desktop.scene import explain as ex_mod
 from llmviz_desktop.scene.explain import explain
 from llmviz_desktop.scene.layout import build_scene
+from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.walkthrough.chapters import load_chapters, unknown_tensors
 
 SRC = Path(A.__file__).parents[1]
@@ -147,8 +148,8 @@ def test_chapter_files_name_only_tensors_of_their_models(nano):
     scenes = {None: nano.scene, "nano-sort": nano.scene}
 
     def scene_of(spec):
-        if spec not in scenes:  # the larger presets are shown as shells
-            scenes[spec] = build_scene(preset(spec))
+        if spec not in scenes:  # the larger presets are shown as shells; "scale": all four
+            scenes[spec] = build_scene(preset(spec)) if spec != "scale" else load_model(spec).scene
         return scenes[spec]
 
     chapters = load_chapters()

@@ -79,7 +79,7 @@ def test_the_script_exercised_everything(report):
     missing = [kind for kind in ACTION_KINDS if report.actions.get(kind, 0) == 0]
     assert not missing, f"never done: {missing} (done: {report.actions})"
     shown = report.coverage
-    for spec in (*MODELS, "gpt2"):  # gpt2: the walkthrough's scale chapter
+    for spec in (*MODELS, "scale"):  # scale: the walkthrough's scale chapter, four models
         assert shown.get(f"model:{spec}", 0) > 0, f"{spec} never drawn: {shown}"
     for what in ("hovered", "pinned", "walkthrough", "playing", "trained weights"):
         assert shown.get(what, 0) > 0, f"no frame {what}: {shown}"
