@@ -8,6 +8,7 @@ import numpy as np
 from ..render.context import MSAA_SAMPLES, headless_context, msaa_samples
 from ..render.frame import FrameRenderer
 from ..render.offscreen import Offscreen
+from ..scene.framing import free_rect
 from ..session.state import AppState
 from ..ui.headless import HeadlessUI
 from ..ui.panels import draw_ui
@@ -39,10 +40,19 @@ class HeadlessSession:
             ctl.player = Player(load_chapters())
         frame = self.last = self.ticker.tick(state, dt)
         self.target.use()
-        # imgui sizes an auto-resized window from the previous frame's content, and the dock
-        # (ui/dock.py) places panels from their last heights: with panels shown, frames are
-        # drawn until the panels stand still, so every moment's picture is independent of
-        # the last
+        self._settle(state, frame)
+        if state.view.show_ui and state.view.panels is not None:
+            free = free_rect(state.view.width, state.view.height, state.view.panels)
+            if free != frame.free_area:  # as the window's next frame: framed for the panels
+                frame = self.last = self.ticker.tick(state, 0.0)
+                self._settle(state, frame)
+        return self.target.read()
+
+    def _settle(self, state: AppState, frame: Frame) -> None:
+        """Draw `frame`. imgui sizes an auto-resized window from the previous frame's content,
+        and the dock (ui/dock.py) places panels from their last heights: with panels shown,
+        frames are drawn until the panels stand still, so every moment's picture is
+        independent of the last."""
         placed = None
         for _ in range(SETTLE_FRAMES if state.view.show_ui else 1):
             self.ui.new_frame()
@@ -52,7 +62,6 @@ class HeadlessSession:
             if placed is not None and state.view.panels == placed:
                 break
             placed = state.view.panels
-        return self.target.read()
 
     def release(self) -> None:
         self.frame.release()

@@ -23,13 +23,15 @@ def default_panels(width: int, height: int, em: float = EM_PX) -> tuple[Rect, ..
     headless renders): the model panel top-left with the collapsed "Watch it learn" bar
     under it at the bottom, the walkthrough panel top-right, the collapsed Analysis bar
     along the top between them (em sizes as in ui/dock.py)."""
-    pad = 0.8 * em
+    pad = float(int(0.8 * em))  # imgui places windows on whole pixels
+    bar = em + 6.0  # a collapsed panel's title bar: the font and its frame padding
     left = (pad, pad, pad + 21 * em, pad + 23 * em)
-    right = (width - pad - 27 * em, pad, width - pad, pad + 15 * em)
+    right_x = float(int(width - 0.8 * em - 27 * em))
+    right = (right_x, pad, right_x + 27 * em, pad + 15 * em)
     x0, x1 = left[2] + pad, right[0] - pad
     spare = max(x1 - x0 - 36 * em, 0.0)
-    top = (x0 + spare / 2, pad, x1 - spare / 2, pad + 1.6 * em)
-    learn = (pad, height - pad - 1.6 * em, left[2], height - pad)
+    top = (x0 + spare / 2, pad, x1 - spare / 2, pad + bar)
+    learn = (pad, height - pad - bar, left[2], height - pad)
     return left, top, right, learn
 
 
