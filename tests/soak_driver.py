@@ -145,9 +145,11 @@ class SoakReport:
         relative rise over the after-warm-up value (0.05 = 5 %).
 
         GL objects: the first sample at or after `after_warmup_fraction` of the frames, against
-        the largest sample from there to the end. RSS (noisy: allocator pools, numpy buffers):
-        the max over the first `window` samples after warm-up against the max over the last
-        `window` samples."""
+        the largest sample from there to the end. RSS: the floor (the least) over the first
+        `window` samples after warm-up against the floor over the last `window` samples. A
+        leak raises the floor; what a moment shows does not (the four-model scale scene keeps
+        ~25 MB of instance and path buffers while it is on screen and gives them back after),
+        nor do allocator pools and numpy buffers coming and going."""
         start = after_warmup_fraction * self.frames
         post = [s for s in self.samples if s.frame >= start]
         if len(post) < 2:
@@ -159,7 +161,7 @@ class SoakReport:
             values = [s.value(metric) for s in post]
             if metric == "rss":
                 k = max(1, min(window, len(values) // 3))
-                base, peak = max(values[:k]), max(values[-k:])
+                base, peak = min(values[:k]), min(values[-k:])
             else:
                 base, peak = values[0], max(values)
             if base > 0:

@@ -92,14 +92,20 @@ def test_growth_uses_rss_windows_and_flags_growth():
 
     gl = dict.fromkeys(GL_METRICS, 3)
     mib = 2**20
-    rss = [100, 150, 140, 101, 99, 100, 103, 100, 102, 104, 101, 100]  # warm-up, then noise
+    # warm-up, then noise with a scene shown for a while (a peak given back), then a floor
+    # that rose
+    rss = [100, 150, 140, 101, 99, 100, 103, 125, 126, 104, 106, 105]
     samples = [Sample(10 * i, float(i), dict(gl), r * mib) for i, r in enumerate(rss)]
     samples[-1].gl["textures"] = 4  # one texture more at the end
     rep = SoakReport(110, W, H, 1.0, 0.1, samples, {}, {}, [], "GL_NO_ERROR")
     g = rep.growth(0.2)  # after warm-up: frames 30..110
-    assert g["rss"]["after_warmup"] == 101 * mib  # max of frames 30, 40, 50
-    assert g["rss"]["peak"] == 104 * mib  # max of frames 90, 100, 110
-    assert g["rss"]["growth"] == pytest.approx(3 / 101)
+    assert g["rss"]["after_warmup"] == 99 * mib  # the floor of frames 30, 40, 50
+    assert g["rss"]["peak"] == 104 * mib  # the floor of frames 90, 100, 110
+    assert g["rss"]["growth"] == pytest.approx(5 / 99)  # the floor rose: flagged (> 5 %)
+    peak_only = [100, 150, 140, 101, 99, 100, 103, 125, 126, 130, 101, 100]
+    for s, r in zip(samples, peak_only, strict=True):
+        s.rss = r * mib
+    assert rep.growth(0.2)["rss"]["growth"] < 0.05  # a peak given back is not growth
     assert g["textures"]["growth"] == pytest.approx(1 / 3)
     assert g["textures"]["end"] == 4 and g["buffers"]["growth"] == 0.0
     with pytest.raises(ValueError, match="after warm-up"):

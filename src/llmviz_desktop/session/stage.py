@@ -13,17 +13,24 @@ from .loaded import DEFAULT_INPUT, LoadedModel, load_model
 class Stage:
     def __init__(self) -> None:
         self._models: dict[tuple, LoadedModel] = {}
+        self._shells: dict[str, LoadedModel] = {}  # render-only shells: the input is not used
 
     def model_for(self, spec: str | None, home: LoadedModel) -> LoadedModel:
         """The home model (what the user chose, with their input) or a step's own model."""
         if spec is None or spec == home.name:
             return home
+        if spec in self._shells:  # kept for good: a shell (gpt3, the scale scene) is the same
+            return self._shells[spec]  # for every input, and slow to build again
         key = (spec, home.input_text, home.sampling)
         # keep only models for the current input and sampling: a new input must not leave the
         # previous ones' shells behind (found by the soak test)
         self._models = {k: v for k, v in self._models.items() if k[1:] == key[1:]}
         if key not in self._models:
-            self._models[key] = load_model(spec, home.input_text or DEFAULT_INPUT, home.sampling)
+            model = load_model(spec, home.input_text or DEFAULT_INPUT, home.sampling)
+            if model.params is None:
+                self._shells[spec] = model
+                return model
+            self._models[key] = model
         return self._models[key]
 
     def moment(
