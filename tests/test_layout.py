@@ -554,7 +554,8 @@ def test_picking_a_thick_box_front_top_and_side(nano):
     scene = nano[3]
     box = scene.by_name["h.0.attn.head1.q"]  # a head behind the spine plane
     k = scene.index_of[box.name]
-    x, y, z = box.cell_center(3, 2)
+    x, y, _ = box.cell_center(3, 2)
+    z = box.origin[2] - box.size[2] / 2  # mid-depth, for the rays from above and the side
     # from the front, head 0's q hides it: start the ray in the gap between the two heads
     front = pick_box(scene, np.array([x, y, box.origin[2] + 1.0]), np.array([0.0, 0.0, -1.0]))
     hidden = pick_box(scene, np.array([x, y, 500.0]), np.array([0.0, 0.0, -1.0]))

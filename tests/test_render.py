@@ -139,7 +139,7 @@ VIEWS = {  # name: (model, camera, panel shown)
     "nano_overview": ("nano-sort", "overview", True),
     "nano_attention": (
         "nano-sort",
-        '{"target": [60, -290, 0], "distance": 260, "yaw": -12, "pitch": 6}',
+        '{"target": [-16, -246, -59], "distance": 245, "yaw": -62, "pitch": 18}',
         False,
     ),
     "nano_front_cells": (
@@ -156,9 +156,9 @@ def render_view(session, model_name: str, camera: str, panel: bool) -> np.ndarra
     from llmviz_desktop.scene.framing import parse_camera
 
     model = load_model(model_name)
-    if camera.startswith("cells:"):  # a close-up on the top-left cells of a named box
+    if camera.startswith("cells:"):  # a close-up on cells near the top-left of a named box
         box = model.scene.by_name[camera.removeprefix("cells:")]
-        x, y, z = box.cell_center(3, 6)
+        x, y, z = box.cell_center(30, 60)  # far enough in that only its front face is seen
         cam = Camera(target=(x, y, z), distance=40.0, yaw=-10.0, pitch=5.0)
     else:
         cam = parse_camera(camera, model.scene, W, H)

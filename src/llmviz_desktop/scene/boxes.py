@@ -187,10 +187,11 @@ class TensorBox:
         return (ox + w / 2, oy - h / 2, oz - d / 2)
 
     def cell_center(self, i: int, j: int) -> Vec3:
-        """World position of the centre of cell (i, j)."""
+        """World position of the centre of cell (i, j), on the front face where it is drawn
+        (a thick box's middle is inside it)."""
         ox, oy, oz = self.origin
         cw, ch = self.size[0] / self.cols, self.size[1] / self.rows
-        return (ox + (j + 0.5) * cw, oy - (i + 0.5) * ch, oz - self.size[2] / 2)
+        return (ox + (j + 0.5) * cw, oy - (i + 0.5) * ch, oz)
 
 
 @dataclass(frozen=True)
