@@ -60,7 +60,6 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
         uimap.mark("input", "batch size")
         if changed and 1 <= batch <= 1024:
             t.set_batch_size(batch)
-        _curves(t, em)
     imgui.text("weight boxes show")
     for n, view in enumerate(VIEWS):
         if n:
@@ -127,6 +126,8 @@ def draw_training_panel(state: AppState, frame: Frame, actions: LearnActions) ->
         imgui.text_colored(
             MUTED, f"{frame.model.label} · {frame.model.input_text} -> {frame.model.output_text}"
         )
+    if t is not None:  # last: the controls above stay in view when the column is short
+        _curves(t, em)
     imgui.end()
 
 
