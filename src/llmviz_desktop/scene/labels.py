@@ -52,6 +52,7 @@ class Label:
     box: str  # the box's name
     w: float = 0.0  # width in pixels
     inside: bool = False  # drawn over its own box (wants a backing plate)
+    right: bool = False  # left of its box: the text ends at the right edge, next to the box
 
     @property
     def rect(self) -> Rect:
@@ -334,7 +335,8 @@ def _place_title(out, board, box, i, rect, measure, focused: bool) -> None:
                 continue  # beside the box over others: too far from it to read as its own
             board.take(r)
             kind = "focus" if focused else "title"
-            out.labels.append(Label(text, x, y + size, size, kind, box.name, w, inside))
+            right = x + w <= rect[0]
+            out.labels.append(Label(text, x, y + size, size, kind, box.name, w, inside, right))
             return
 
 

@@ -330,6 +330,14 @@ def draw_labels(state: AppState, frame: Frame) -> None:
             w = imgui.calc_text_size(text).x * size / imgui.get_font_size()
             dl.add_text(font, size, ImVec2((x0 + x1 - w) / 2, y0), ink, text)
         else:
+            # the plate fits the text as drawn (the pass reserved its estimated width); a
+            # title left of its box ends next to the box
+            w = imgui.calc_text_size(px_label.text).x * size / imgui.get_font_size()
+            if px_label.right:
+                x0 = max(x1 - w, x0)
+                pos = ImVec2(x0, y0)
+            else:
+                x1 = min(x0 + w, x1)
             pad = 0.2 * size
             p0, p1 = ImVec2(x0 - pad, y0 - 0.5 * pad), ImVec2(x1 + pad, y1 + 0.5 * pad)
             focus = px_label.kind == "focus"
