@@ -228,3 +228,23 @@ def test_typed_input_is_validated():
     assert "6 letters" in input_problem("ABC", cfg)
     model = load_model("nano-sort", "CCBAAB")
     assert model.output_text == "AABBCC"
+
+
+def test_the_sample_caption_says_greedy_or_how_it_sampled(chapters):
+    """The sampling step's caption says what was done: greedy, or sampled with T, k and seed
+    (before: "greedy choice" whatever the settings)."""
+    from llmviz_desktop.model.sampling import Sampling
+    from llmviz_desktop.scene.framing import Framing
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.walkthrough.timeline import frame_at
+
+    chapter = chapters.by_id("sampling")
+    k = next(i for i, s in enumerate(chapter.steps) if s.animation.kind == "sample")
+    captions = {}
+    for sampling in (Sampling(), Sampling(3.0, 2, 1)):
+        model = load_model("nano-sort", "CBABBC", sampling)
+        start = camera_preset("overview", model.scene, W, H)
+        frame = frame_at(chapter, k, 1.0, model, Framing(W, H), start)
+        captions[sampling.greedy] = " ".join(frame.caption)
+    assert captions[True].startswith("greedy choice")
+    assert "sampled (T = 3, top-k = 2, seed 1)" in captions[False]

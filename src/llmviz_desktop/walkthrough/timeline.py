@@ -365,7 +365,16 @@ def _sample(frame, step, p, model) -> None:
     frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
     frame.cells.append(Highlight(idx[A.OUTPUT_TOKENS.name()], Role.CELL, -1, -1, t, t + 1))
     chosen = int(np.argmax(trace[A.PROBS.name()][0, t]))
-    frame.caption.append(f"greedy choice at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+    s = getattr(model, "sampling", sampling.Sampling())
+    n_input = len(model.input_text) if model.input_text else scene.n_tokens
+    g = t - (n_input - 1)  # which generated token position t chose (the input's own are fed)
+    if not s.greedy and model.config.vocab and 0 <= g < len(model.output_text):
+        chosen = vocab.index(model.output_text[g])
+        k = f"top-k = {s.top_k}" if s.top_k else "top-k = all"
+        how = f"sampled (T = {s.temperature:g}, {k}, seed {s.seed})"
+    else:
+        how = "greedy choice"
+    frame.caption.append(f"{how} at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
 
 
 def _autoregressive(frame, step, p, model) -> None:
