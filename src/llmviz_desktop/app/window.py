@@ -293,6 +293,8 @@ class LlmvizWindow(mglw.WindowConfig):
         home = s.home
         if home is None:
             return
+        if actions.leave:  # free exploration again: the user's model, from the overview
+            self._reset_camera(animate=True)
         text = actions.new_input
         if actions.random_input:
             text = random_input(home.config, self.rng)
@@ -564,6 +566,8 @@ class LlmvizWindow(mglw.WindowConfig):
         player = st.controllers.player
         if player is not None and player.active and player.chapters.chapters:
             s.chapter, s.step = player.chapter.id, player.step
+        elif player is not None and not player.active:  # left: the next start explores freely
+            s.chapter, s.step = "", 0
         if st.controllers.learning is not None:
             s.recent_checkpoints = st.controllers.learning.recent[:MAX_RECENT]
         return s

@@ -26,6 +26,7 @@ class WalkActions:
     new_input: str | None = None  # a valid input the user typed (or Random)
     random_input: bool = False
     sampling: tuple[float, int, int] | None = None  # temperature, top-k (0 = off), seed
+    leave: bool = False  # back to free exploration: the home model, the overview
 
 
 def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) -> None:
@@ -44,6 +45,9 @@ def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) 
         if player.active:
             _step(state, frame, width)
             _transport(player, em)
+            if uimap.button("leave the walkthrough"):
+                player.playing = player.active = False
+                actions.leave = True
     for err in player.chapters.errors if player else ():
         imgui.text_colored(ERROR, f"skipped {err}")
     imgui.separator()
