@@ -248,3 +248,32 @@ def test_the_sample_caption_says_greedy_or_how_it_sampled(chapters):
         captions[sampling.greedy] = " ".join(frame.caption)
     assert captions[True].startswith("greedy choice")
     assert "sampled (T = 3, top-k = 2, seed 1)" in captions[False]
+
+
+@pytest.mark.parametrize("spec", ["gpt2", "gpt3"])
+def test_on_a_shell_the_walkthrough_tells_about_nano_sort_with_every_value(spec, chapters):
+    """The chapters are written for nano-sort (letters, an answer, values): with a render-only
+    shell chosen, every step is shown on nano-sort, and no text has an empty value (before:
+    "read 0 letters ... the input is , and the model answers .")."""
+    import re
+
+    from llmviz_desktop.scene.framing import Framing
+    from llmviz_desktop.session.loaded import load_model
+    from llmviz_desktop.session.stage import Stage
+    from llmviz_desktop.walkthrough.text import fill
+
+    home, stage = load_model(spec), Stage()
+    player = Player(chapters, active=True)
+    # an empty value leaves a space before punctuation ("the input is , and"), a count of 0,
+    # or a placeholder unfilled
+    empty = re.compile(r" [,.](\s|$)|\b0 letters|\{|\}")
+    for index, chapter in enumerate(chapters.chapters):
+        player.set_chapter(index)
+        for k, step in enumerate(chapter.steps):
+            player.goto_step(k, 0.5)
+            model, walk = stage.moment(player, home, Framing(W, H))
+            assert walk is not None
+            if not (step.model or chapter.model):
+                assert model.name == "nano-sort" and model.trace is not None
+            text = fill(step.text, model, walk.t)
+            assert not empty.search(text), (spec, chapter.id, k, text[:200])

@@ -9,11 +9,14 @@ from ..walkthrough.player import Player
 from ..walkthrough.timeline import WalkFrame, frame_at
 from .loaded import DEFAULT_INPUT, LoadedModel, load_model
 
+WALK_MODEL = "nano-sort"  # the model the chapters are written for
+
 
 class Stage:
     def __init__(self) -> None:
         self._models: dict[tuple, LoadedModel] = {}
         self._shells: dict[str, LoadedModel] = {}  # render-only shells: the input is not used
+        self._told: LoadedModel | None = None  # nano-sort, when the user's model is not it
 
     def model_for(self, spec: str | None, home: LoadedModel) -> LoadedModel:
         """The home model (what the user chose, with their input) or a step's own model."""
@@ -33,6 +36,17 @@ class Stage:
             self._models[key] = model
         return self._models[key]
 
+    def told(self, home: LoadedModel) -> LoadedModel:
+        """The model the walkthrough tells about: the user's, when it is a trained model of
+        the task the chapters are written for (nano-sort: sorting letters); otherwise
+        nano-sort itself, on its own input (the text would have no letters, no answer, no
+        values to show for gpt2 or gpt3; the panel says so)."""
+        if home.params is not None and home.config.task is not None:
+            return home
+        if self._told is None:
+            self._told = load_model(WALK_MODEL, DEFAULT_INPUT)
+        return self._told
+
     def moment(
         self, player: Player | None, home: LoadedModel, framing: Framing
     ) -> tuple[LoadedModel, WalkFrame | None]:
@@ -42,6 +56,7 @@ class Stage:
         chapter = player.chapter
         k, progress = player.position()
         step = chapter.steps[k]
+        home = self.told(home)
 
         def scene_of(s):
             return self.model_for(s.model or chapter.model, home).scene

@@ -42,6 +42,15 @@ def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) 
         imgui.text_colored(ERROR, "no walkthrough chapters could be loaded")
     else:
         _chapters(player)
+        home = state.home
+        if player.active and (home.params is None or home.config.task is None):
+            imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + width)
+            imgui.text_colored(  # session/stage.Stage.told: the chapters are about nano-sort
+                MUTED,
+                f"shown on nano-sort, the model the chapters are written for; leave the "
+                f"walkthrough to return to {home.name}",
+            )
+            imgui.pop_text_wrap_pos()
         if player.active:
             _step(state, frame, width)
             _transport(player, em)
