@@ -4,15 +4,13 @@ tested against them without writing depth (the paths are translucent)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import moderngl
 import numpy as np
 
 from ..scene.drawing import Drawing
 from ..scene.flow import KINDS, Flows, flow_opacity
 from .programs import load_program
-from .ubo import GLOBALS_BINDING, GLOBALS_SIZE, pack_globals
+from .ubo import GLOBALS_BINDING
 
 LINE, LAST_LINE, ARROW, JOIN = 0, 1, 2, 3  # the shader's forms
 VERTICES = 6  # one quad
@@ -55,7 +53,6 @@ class FlowRenderer:
         block = self.program["Globals"]
         assert isinstance(block, moderngl.UniformBlock)
         block.binding = GLOBALS_BINDING
-        self.ubo = ctx.buffer(reserve=GLOBALS_SIZE)
         self.flows: Flows | None = None
         self._ends = np.zeros((0, 2, 3))
         self._which = np.zeros(0, np.int64)
@@ -87,7 +84,9 @@ class FlowRenderer:
             ],
         )
 
-    def draw(self, drawing: Drawing) -> None:
+    def draw(self, drawing: Drawing, anchor: np.ndarray) -> None:
+        """Draw the paths and joins, positions relative to `anchor` (ubo.frame_globals; the
+        frame's Globals block is bound)."""
         flows = drawing.flows
         if flows is None:
             return
@@ -95,9 +94,6 @@ class FlowRenderer:
             self._upload(flows)
         if self.vao is None or self.positions is None or self.emph is None:
             return
-        camera = drawing.camera
-        # camera-relative, as the boxes (render/scene_renderer.py): gpt3 spans ~6e7 units
-        anchor = np.round(np.asarray(camera.target, float))
         if self._anchor is None or not np.array_equal(anchor, self._anchor):
             self.positions.write((self._ends - anchor).astype(np.float32).tobytes())
             self._anchor = anchor
@@ -111,13 +107,6 @@ class FlowRenderer:
         if self._emphasis is None or not np.array_equal(per, self._emphasis):
             self.emph.write(per.tobytes())
             self._emphasis = per
-        lo, hi = np.asarray(drawing.scene.bounds[0]), np.asarray(drawing.scene.bounds[1])
-        radius = float(np.linalg.norm(hi - lo) / 2)  # the same clip planes as the boxes
-        local = replace(camera, target=tuple(np.asarray(camera.target) - anchor))
-        vp = local.view_projection(drawing.width, drawing.height, radius)
-        per_px = camera.world_per_pixel(drawing.height, 1.0)
-        self.ubo.write(pack_globals(vp, local.eye(), per_px, drawing.width, drawing.height))
-        self.ubo.bind_to_uniform_block(GLOBALS_BINDING)
         fbo = self.ctx.fbo
         self.ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
         self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
@@ -136,5 +125,4 @@ class FlowRenderer:
 
     def release(self) -> None:
         self._release_flows()
-        self.ubo.release()
         self.program.release()

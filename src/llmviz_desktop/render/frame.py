@@ -14,6 +14,7 @@ from ..scene.drawing import Drawing
 from .flow_renderer import FlowRenderer
 from .imgui_renderer import ImguiRenderer
 from .scene_renderer import BACKGROUND, SceneRenderer
+from .ubo import GLOBALS_BINDING, GLOBALS_SIZE, frame_globals
 
 T = TypeVar("T")
 
@@ -24,6 +25,7 @@ class FrameRenderer:
         self.scene = SceneRenderer(ctx)
         self.flows = FlowRenderer(ctx)
         self.imgui = ImguiRenderer(ctx)
+        self.globals = ctx.buffer(reserve=GLOBALS_SIZE)  # the frame's camera, for every draw
 
     def render(
         self, drawing: Drawing, build_ui: Callable[[], T], scene: bool = True
@@ -37,8 +39,11 @@ class FrameRenderer:
         self.ctx.viewport = (0, 0, drawing.width, drawing.height)
         self.ctx.clear(*BACKGROUND, depth=1.0)
         if scene:
-            self.scene.draw(drawing)
-            self.flows.draw(drawing)  # after the boxes: depth tested against them
+            anchor, block = frame_globals(drawing)
+            self.globals.write(block)
+            self.globals.bind_to_uniform_block(GLOBALS_BINDING)
+            self.scene.draw(drawing, anchor)
+            self.flows.draw(drawing, anchor)  # after the boxes: depth tested against them
         imgui.new_frame()
         result = build_ui()
         imgui.render()
@@ -50,3 +55,4 @@ class FrameRenderer:
         self.scene.release()
         self.flows.release()
         self.imgui.release()
+        self.globals.release()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import moderngl
 import numpy as np
 
@@ -16,10 +14,8 @@ from .ubo import (
     BOX_INSTANCE_ATTRS,
     BOX_INSTANCE_FORMAT,
     GLOBALS_BINDING,
-    GLOBALS_SIZE,
     HIGHLIGHTS_BINDING,
     HIGHLIGHTS_SIZE,
-    pack_globals,
     pack_highlights,
 )
 
@@ -99,7 +95,6 @@ class SceneRenderer:
         sampler = self.program["u_values"]
         assert isinstance(sampler, moderngl.Uniform)
         sampler.value = 0
-        self.ubo = ctx.buffer(reserve=GLOBALS_SIZE)
         self.instances: moderngl.Buffer | None = None
         self.vao: moderngl.VertexArray | None = None
         self.atlas: moderngl.Texture | None = None
@@ -107,7 +102,6 @@ class SceneRenderer:
         self.values: BoxValues | None = None
         self._origins = np.zeros((0, 3))
         self._inst = np.zeros(0, BOX_INSTANCE)
-        self.radius = 1.0
         self.count = 0
 
     def set_scene(self, scene, values: BoxValues) -> None:
@@ -130,29 +124,19 @@ class SceneRenderer:
         self.scene, self.values, self.count = scene, values, len(inst)
         del atlas
         release_free_memory()  # the big transient copies of a large model go back to the OS
-        lo, hi = np.asarray(scene.bounds[0]), np.asarray(scene.bounds[1])
-        self.radius = float(np.linalg.norm(hi - lo) / 2)
 
     def sync(self, drawing: Drawing) -> None:
         """Upload the Drawing's scene and values when they are not the ones on the GPU."""
         if drawing.scene is not self.scene or drawing.values is not self.values:
             self.set_scene(drawing.scene, drawing.values)
 
-    def draw(self, drawing: Drawing) -> None:
-        """Draw the boxes of a Drawing (uploading its scene and values when they changed)."""
+    def draw(self, drawing: Drawing, anchor: np.ndarray) -> None:
+        """Draw the boxes of a Drawing, positions relative to `anchor` (ubo.frame_globals;
+        the frame's Globals block is bound), uploading its scene and values when they changed."""
         self.sync(drawing)
         self.hl_ubo.write(pack_highlights(drawing.highlights))
-        camera, width, height, colors = (
-            drawing.camera,
-            drawing.width,
-            drawing.height,
-            drawing.colors,
-        )
         if self.vao is None or self.instances is None or self.atlas is None:
             return
-        # Camera-relative coordinates: gpt3 spans ~6e7 units, beyond float32's cell precision,
-        # so boxes are uploaded relative to an anchor at the camera target (in float64).
-        anchor = np.round(np.asarray(camera.target, float))
         motion = drawing.motion
         inst, origins = (
             (self._inst, self._origins)
@@ -163,21 +147,6 @@ class SceneRenderer:
         inst["origin"] = (origins - anchor).astype(np.float32)
         self.instances.write(inst.tobytes())
         self.count = len(inst)
-        local = replace(camera, target=tuple(np.asarray(camera.target) - anchor))
-        vp = local.view_projection(width, height, self.radius)
-        self.ubo.write(
-            pack_globals(
-                vp,
-                local.eye(),
-                camera.world_per_pixel(height, 1.0),
-                width,
-                height,
-                colors.symlog,
-                colors.symlog_range,
-                colors.grid,
-            )
-        )
-        self.ubo.bind_to_uniform_block(GLOBALS_BINDING)
         self.hl_ubo.bind_to_uniform_block(HIGHLIGHTS_BINDING)
         self.atlas.use(0)
         # the shader emits only eye-facing faces (3 per box), so no face culling is needed
@@ -193,5 +162,5 @@ class SceneRenderer:
 
     def release(self) -> None:
         self._release_scene()
-        for obj in (self.ubo, self.hl_ubo, self.program):
+        for obj in (self.hl_ubo, self.program):
             obj.release()

@@ -4,7 +4,11 @@ column vectors, so a (mathematical) matrix M is written as M.T in row-major nump
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+
+from ..scene.drawing import Drawing
 
 GLOBALS_BINDING = 0
 
@@ -40,6 +44,28 @@ def pack_globals(
     g["viewport"] = (width, height, 1.0 / max(width, 1), 1.0 / max(height, 1))
     g["color"] = (1.0 if symlog else 0.0, symlog_range, grid, 0.0)
     return g.tobytes()
+
+
+def frame_globals(drawing: Drawing) -> tuple[np.ndarray, bytes]:
+    """(anchor, Globals block) of one frame, shared by every draw in it. Everything is drawn
+    camera-relative: gpt3 spans ~6e7 units, beyond float32's cell precision, so positions are
+    uploaded minus an anchor at the camera target (in float64) and the camera is moved by it."""
+    camera, colors = drawing.camera, drawing.colors
+    anchor = np.round(np.asarray(camera.target, float))
+    lo, hi = np.asarray(drawing.scene.bounds[0]), np.asarray(drawing.scene.bounds[1])
+    radius = float(np.linalg.norm(hi - lo) / 2)  # the clip planes enclose the scene
+    local = replace(camera, target=tuple(np.asarray(camera.target) - anchor))
+    block = pack_globals(
+        local.view_projection(drawing.width, drawing.height, radius),
+        local.eye(),
+        camera.world_per_pixel(drawing.height, 1.0),
+        drawing.width,
+        drawing.height,
+        colors.symlog,
+        colors.symlog_range,
+        colors.grid,
+    )
+    return anchor, block
 
 
 # Per-instance attributes of the tensor-box draw (a vertex buffer, not a uniform block).
