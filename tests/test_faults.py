@@ -58,7 +58,7 @@ def stand_in_window(width: int, height: int):
     showing nano-sort's overview at width x height."""
     from llmviz_desktop.app.pacing import FramePacer
     from llmviz_desktop.app.window import LlmvizWindow
-    from llmviz_desktop.scene.framing import camera_preset
+    from llmviz_desktop.scene.framing import camera_preset, default_panels, free_rect
     from llmviz_desktop.session.loaded import load_model
     from llmviz_desktop.session.state import AppState
 
@@ -67,6 +67,8 @@ def stand_in_window(width: int, height: int):
             m = load_model("nano-sort")
             cam = camera_preset("overview", m.scene, max(width, 1), max(height, 1))
             self.state = AppState.create(m, cam, width=width, height=height)
+            w, h = max(width, 1), max(height, 1)  # as the window's __init__: framed for
+            self.state.view.framed_for = (w, h, free_rect(w, h, default_panels(w, h)))
             self.input = SimpleNamespace(set_delta_time=lambda dt: None, resize=lambda *a: None)
             self.wnd = SimpleNamespace(name="stand-in", buffer_size=(width, height))
             self.frame = None  # drawing would fail on this

@@ -19,10 +19,20 @@ from ..session.errors import contained
 from ..session.frame import Frame
 from ..session.loaded import LoadedModel
 from ..session.stage import Stage
-from ..session.state import AppState
+from ..session.state import AppState, View
 from ..walkthrough.timeline import expand
 
 MAX_HIGHLIGHTS = 32  # the shader's Highlights block holds this many; the latest win
+
+
+def untouched_overview(view: View, home: LoadedModel) -> bool:
+    """Whether the camera is still the overview a preset gave for the size and free area it
+    was last framed for (so it may follow a resize or the panels; a view the user chose is
+    kept)."""
+    if view.framed_for is None:
+        return False
+    w, h, free = view.framed_for
+    return min(w, h) > 0 and view.camera == camera_preset("overview", home.scene, w, h, free=free)
 
 
 class Ticker:
@@ -101,10 +111,8 @@ class Ticker:
         free = free_rect(w, h, shown if v.show_ui else ())
         now = (w, h, free)
         if v.framed_for != now and min(w, h) > 0:
-            if v.framed_for is not None:
-                ow, oh, old = v.framed_for
-                if v.camera == camera_preset("overview", state.home.scene, ow, oh, free=old):
-                    v.camera = camera_preset("overview", state.home.scene, w, h, free=free)
+            if untouched_overview(v, state.home):
+                v.camera = camera_preset("overview", state.home.scene, w, h, free=free)
             v.framed_for = now
         return free
 

@@ -32,7 +32,7 @@ from ..ui.panels import draw_ui, end_abandoned_frame
 from ..walkthrough.chapters import load_chapters
 from ..walkthrough.player import Player
 from .pacing import FramePacer
-from .tick import Ticker
+from .tick import Ticker, untouched_overview
 
 # changed settings are saved this soon, not only at exit: a crash or a killed session keeps them
 SETTINGS_EVERY_S = 2.0
@@ -392,13 +392,9 @@ class LlmvizWindow(mglw.WindowConfig):
     def on_resize(self, width: int, height: int) -> None:
         self._touch()
         s = self.state
-        old = (s.view.width, s.view.height)
         # an untouched overview is re-framed for the new size; a view the user chose is kept
         # (app.tick then follows the panels to their new places)
-        home = min(old) > 0 and s.view.camera == camera_preset("overview", s.home.scene, *old)
-        if s.view.framed_for is not None and min(old) > 0:
-            ow, oh, free = s.view.framed_for
-            home = s.view.camera == camera_preset("overview", s.home.scene, ow, oh, free=free)
+        home = untouched_overview(s.view, s.home)
         s.view.width, s.view.height = self.wnd.buffer_size
         if home and min(s.view.width, s.view.height) > 0:
             s.view.camera = self._overview()

@@ -105,11 +105,6 @@ def screen_boxes(scene, camera, width: int, height: int) -> dict[str, list[float
     return out
 
 
-def visible_tensors(scene, camera, width: int, height: int) -> list[str]:
-    """Names of boxes whose projected bounds intersect the viewport (in front of the eye)."""
-    return list(screen_boxes(scene, camera, width, height))
-
-
 def models_drawn(model) -> list[str]:
     """The names of the models in the scene: one, or each of a scale scene's."""
     return list(getattr(model.scene, "models", ()) or (model.name,))
