@@ -11,9 +11,9 @@
 in vec3 in_origin;   // per instance: min corner
 in vec3 in_size;
 in vec2 in_cells;    // cols, rows
-in vec2 in_tex;      // atlas texel of cell (0, 0); x < 0: no values
+in vec2 in_tex;      // atlas texel of cell (0, 0); x = -1: no values, -2: a tile
 in vec4 in_style;    // kind, alpha, 1 / max|value|, heads merged
-in vec4 in_anim;     // reveal fraction, reveal order, highlight, -
+in vec4 in_anim;     // reveal fraction, reveal order, highlight, a tile's value
 in vec2 in_lod;      // cells per texel (big tensors are uploaded block-averaged)
 
 out vec3 v_local;
@@ -167,7 +167,10 @@ void main() {
 
     vec3 col;
     bool masked = false;
-    if (v_tex.x < 0.0) {
+    if (v_tex.x < -1.5) {
+        // a walkthrough tile: one number standing free, its value carried with it
+        col = ramp(normalise(v_anim.w), kind);
+    } else if (v_tex.x < 0.0) {
         // render-only shell: a procedural texture that fades to its mean when cells shrink
         float n = (hash(floor(cell)) - 0.5) * 1.2;
         col = mix(ramp(n, kind), mix(ZERO, POS[kind], 0.32), smoothstep(0.3, 1.0, footprint));

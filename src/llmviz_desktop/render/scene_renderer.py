@@ -43,6 +43,9 @@ def box_instances(scene, atlas_positions=None, normalisers=None) -> np.ndarray:
 
 
 MAX_GHOSTS = 16
+MAX_TILES = 640  # free-standing numbers of one moment (a 4C-term dot product's inputs and
+# products, with room to spare)
+TILE_TEX = -2.0  # tex.x of a tile: its value is in anim.w, not in the atlas
 
 
 def apply_motion(
@@ -77,7 +80,30 @@ def apply_motion(
     if ghosts:
         inst = np.concatenate([inst, np.array([g for g, _ in ghosts], inst.dtype)])
         origins = np.concatenate([origins, np.array([o for _, o in ghosts])])
+    if walk.tiles:
+        tiles = tile_instances(walk.tiles[:MAX_TILES], inst)
+        inst = np.concatenate([inst, tiles])
+        origins = np.concatenate([origins, tiles["origin"].astype(np.float64)])
     return inst, origins
+
+
+def tile_instances(tiles, inst: np.ndarray) -> np.ndarray:
+    """One-cell boxes for the walkthrough's free-standing numbers (pure numpy): the value
+    rides in anim.w, the colour ramp and scale are those of the box each tile is like."""
+    out = np.zeros(len(tiles), BOX_INSTANCE)
+    for n, tile in enumerate(tiles):
+        like = inst[tile.like]
+        size = np.asarray(tile.size, np.float64)
+        out[n]["origin"] = np.asarray(tile.at, np.float64) - size / 2
+        out[n]["size"] = size
+        out[n]["cells"] = (1.0, 1.0)
+        out[n]["tex"] = (TILE_TEX, 0.0)
+        kind = like["style"][0] if tile.kind is None else tile.kind
+        norm = like["style"][2] if tile.norm is None else tile.norm
+        out[n]["style"] = (kind, tile.alpha, norm, 1.0)
+        out[n]["anim"] = (1.0, 0.0, 1.0 if tile.lit else 0.0, tile.value)
+        out[n]["lod"] = (1.0, 1.0)
+    return out
 
 
 class SceneRenderer:
@@ -116,7 +142,9 @@ class SceneRenderer:
             (atlas.shape[1], atlas.shape[0]), 1, atlas.tobytes(), dtype="f4"
         )
         self.atlas.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.instances = self.ctx.buffer(reserve=(len(inst) + MAX_GHOSTS) * inst.dtype.itemsize)
+        self.instances = self.ctx.buffer(
+            reserve=(len(inst) + MAX_GHOSTS + MAX_TILES) * inst.dtype.itemsize
+        )
         self.vao = self.ctx.vertex_array(
             self.program,
             [(self.instances, BOX_INSTANCE_FORMAT, *BOX_INSTANCE_ATTRS)],

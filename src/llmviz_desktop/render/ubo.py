@@ -74,11 +74,11 @@ BOX_INSTANCE = np.dtype(
         ("origin", "<f4", 3),  # min corner (x, y, z) in world units
         ("size", "<f4", 3),  # extent (w, h, d)
         ("cells", "<f4", 2),  # cols, rows
-        ("tex", "<f4", 2),  # atlas texel of cell (0, 0); x < 0 means no values (shell)
+        ("tex", "<f4", 2),  # atlas texel of cell (0, 0); x = -1: no values (shell), -2: a tile
         ("style", "<f4", 4),  # kind (0 weight, 1 intermediate, 2 aggregate, 3 token),
         #                       alpha, 1 / max|value| (normaliser), heads merged
         ("anim", "<f4", 4),  # reveal fraction (1: all computed), reveal order (0 columns,
-        #                      1 rows, 2 cells, 3 all), highlight (0/1), unused
+        #                      1 rows, 2 cells, 3 all), highlight (0/1), a tile's value
         ("lod", "<f4", 2),  # cells per texel (cols, rows): big tensors are uploaded averaged
     ]
 )

@@ -54,6 +54,49 @@ class Ghost:
     t: float  # 0 at the source, 1 at the destination
 
 
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One number standing free in the scene, where the walkthrough does arithmetic: an input
+    value lifted out of its tensor, a product, a running sum, a probability bar. Drawn as a
+    box of one cell with the value's colour, on the colour scale of the box `like`."""
+
+    at: Vec3  # centre, world units
+    value: float
+    like: int  # the box whose colour ramp and scale it takes
+    size: Vec3 = (1.0, 1.0, 1.0)  # world units (one cell is 1)
+    kind: int | None = None  # a colour ramp of its own (0 weight, 1 intermediate, 2 aggregate)
+    norm: float | None = None  # a scale of its own: 1 / the |value| drawn at full colour
+    lit: bool = False  # outlined as the thing in focus
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class Note:
+    """A number or a few words written in the scene at a world point: drawn over the picture
+    where the point projects, beside it on the side asked for (scene/labels.py places it)."""
+
+    text: str
+    at: Vec3
+    side: str = "above"  # above, below, left, right, centre
+    size: float = 15.0  # pixels
+    strong: bool = False  # the result of the moment: brighter, outlined
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A line through world points drawn over the scene (a curve, an arrow, a merge), with an
+    optional dot at each point (the GELU curve with the column's values on it)."""
+
+    points: tuple[Vec3, ...]
+    color: tuple[float, float, float, float] = (1.0, 0.84, 0.35, 0.95)
+    width: float = 2.0  # pixels
+    dots: tuple[Vec3, ...] = ()
+    dot_px: float = 3.0
+
+
 @dataclass
 class Motion:
     """How boxes appear at this moment (the walkthrough's part of a frame)."""
@@ -62,6 +105,7 @@ class Motion:
     alpha: dict[int, float] = field(default_factory=dict)  # box -> opacity (missing: 1)
     highlight: set[int] = field(default_factory=set)  # boxes emphasised by the step
     ghosts: list[Ghost] = field(default_factory=list)
+    tiles: list[Tile] = field(default_factory=list)
 
 
 @dataclass

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..model.activations import Op
 from .camera import Camera
+from .drawing import Note, Stroke
 from .framing import default_panels
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels, y down
@@ -48,7 +49,7 @@ class Label:
     y: float  # pixel y of the text's bottom edge (the top is y - size)
     size: float  # font size in pixels
     kind: str  # "title", "focus" (a focused box's title), "token", "vocab" (a row's
-    # letter) or "dim" (an edge's length)
+    # letter), "dim" (an edge's length), "note" or "result" (the walkthrough's numbers)
     box: str  # the box's name
     w: float = 0.0  # width in pixels
     inside: bool = False  # drawn over its own box (wants a backing plate)
@@ -259,13 +260,17 @@ def place(
     vocab: Sequence[str] | None = None,
     measure: Measure = char_measure,
     with_sections: bool = True,
+    notes: Sequence[Note] = (),
+    faded: Iterable[int] = (),
 ) -> Placement:
     """Every label of one view. token_text: {box name: per-column strings} for the token rows;
     focus: names of the boxes in focus, first first (they win and get dimension labels);
     panels: rectangles no label may cover (None: where the panels open, as the camera presets
     assume; () for none); vocab: the token strings of a character vocabulary
     (letters beside the logits and probabilities rows); with_sections False: no brackets (a
-    scale scene names its models' layers itself, scene/scale.py)."""
+    scale scene names its models' layers itself, scene/scale.py); notes: the walkthrough's
+    numbers written in the scene, placed before everything else (they are the moment); faded:
+    boxes the walkthrough draws faded or hidden, which get no label and block none."""
     out = Placement()
     boxes = scene.boxes
     if not boxes:
@@ -274,9 +279,11 @@ def place(
         panels = default_panels(width, height)
     rects, front, depth = screen_rects(scene, camera, width, height)
     shown = front & _visible(rects, width, height)
+    shown[[k for k in faded if 0 <= k < len(boxes)]] = False
     board = _Board(width, height, panels, np.where(shown[:, None], rects, np.nan), depth)
     index = scene.index_of
     focused = [index[n] for n in dict.fromkeys(focus) if n in index and shown[index[n]]]
+    _place_notes(out, board, notes, camera, width, height, measure)
 
     for i in np.flatnonzero(shown):
         if token_text and boxes[i].name in token_text:
@@ -338,6 +345,58 @@ def _place_title(out, board, box, i, rect, measure, focused: bool) -> None:
             right = x + w <= rect[0]
             out.labels.append(Label(text, x, y + size, size, kind, box.name, w, inside, right))
             return
+
+
+NOTE_GAP = 5.0  # pixels between a note and the point it is about
+
+
+def _note_rect(side: str, x: float, y: float, w: float, h: float) -> Rect:
+    if side == "below":
+        return (x - w / 2, y + NOTE_GAP, x + w / 2, y + NOTE_GAP + h)
+    if side == "left":
+        return (x - NOTE_GAP - w, y - h / 2, x - NOTE_GAP, y + h / 2)
+    if side == "right":
+        return (x + NOTE_GAP, y - h / 2, x + NOTE_GAP + w, y + h / 2)
+    if side == "centre":
+        return (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+    return (x - w / 2, y - NOTE_GAP - h, x + w / 2, y - NOTE_GAP)  # above
+
+
+def _place_notes(out, board, notes, camera, width, height, measure) -> None:
+    """Each note beside its point on the side asked for, else the first other side that is
+    free (on the image, off the panels and the notes before it); a note with no room is
+    left out rather than written over another."""
+    if not notes:
+        return
+    points = camera.project(np.array([n.at for n in notes], float), width, height)
+    for note, (x, y, depth) in zip(notes, points, strict=True):
+        if depth <= 0:
+            continue
+        w = measure(note.text, note.size)
+        sides = [note.side] + [s for s in ("above", "right", "below", "left") if s != note.side]
+        for side in sides:
+            r = _note_rect(side, x, y, w, note.size)
+            if board.free(r, margin=2.0):
+                board.take(r)
+                kind = "result" if note.strong else "note"
+                out.labels.append(Label(note.text, r[0], r[3], note.size, kind, "", w, True))
+                break
+
+
+def project_strokes(
+    strokes: Sequence[Stroke], camera: Camera, width: int, height: int
+) -> list[tuple[Stroke, np.ndarray, np.ndarray]]:
+    """(stroke, its points in pixels [N, 2], its dots in pixels [M, 2]); points behind the
+    eye are dropped."""
+    out = []
+    for stroke in strokes:
+        pts = [np.zeros((0, 2)), np.zeros((0, 2))]
+        for n, world in enumerate((stroke.points, stroke.dots)):
+            if world:
+                p = camera.project(np.array(world, float), width, height)
+                pts[n] = p[p[:, 2] > 0][:, :2]
+        out.append((stroke, pts[0], pts[1]))
+    return out
 
 
 def _place_tokens(out, board, box, rect, texts, measure) -> None:

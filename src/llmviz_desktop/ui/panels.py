@@ -9,7 +9,7 @@ from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..demos.superposition import SuperpositionDemo
 from ..scene.framing import default_panels
-from ..scene.labels import place
+from ..scene.labels import place, project_strokes
 from ..scene.scale import CHAR_WIDTH as CARD_CHAR_WIDTH
 from ..scene.scale import scale_overlay
 from ..session.errors import record
@@ -269,6 +269,16 @@ def label_obstacles(state: AppState) -> tuple[tuple[float, float, float, float],
     return shown + default_panels(v.width, v.height) if settling else shown
 
 
+def draw_strokes(dl, strokes, k: float) -> None:
+    """The walkthrough's curves and lines (scene/labels.project_strokes), over the scene."""
+    for stroke, points, dots in strokes:
+        col = _col(*stroke.color)
+        if len(points) > 1:
+            dl.add_polyline([ImVec2(x * k, y * k) for x, y in points], col, 0, stroke.width)
+        for x, y in dots:
+            dl.add_circle_filled(ImVec2(x * k, y * k), stroke.dot_px * k, col)
+
+
 def draw_labels(state: AppState, frame: Frame) -> None:
     """The placement pass (scene/labels.py) drawn on the background list: over the scene,
     under the panels."""
@@ -292,6 +302,8 @@ def draw_labels(state: AppState, frame: Frame) -> None:
         panels=panels,
         vocab=model.config.vocab,
         with_sections=overlay is None,
+        notes=frame.walk.notes if frame.walk is not None else (),
+        faded=[k for k, a in frame.walk.alpha.items() if a < 0.5] if frame.walk else (),
     )  # widths estimated (labels.CHAR_WIDTH), not measured: exactly what place_labels gives
     dl = imgui.get_background_draw_list()
     font = imgui.get_font()
@@ -299,6 +311,8 @@ def draw_labels(state: AppState, frame: Frame) -> None:
     text_ink = _col(0.86, 0.89, 0.95, 0.95)
     if overlay is not None:
         draw_scale_overlay(dl, font, k, overlay)
+    if frame.walk is not None and frame.walk.strokes:
+        draw_strokes(dl, project_strokes(frame.walk.strokes, v.camera, v.width, v.height), k)
     for sec in placed.sections:
         r, g, b = SECTION_COLORS[sec.kind]
         col = _col(r, g, b, 0.85)
@@ -322,7 +336,18 @@ def draw_labels(state: AppState, frame: Frame) -> None:
     for px_label in placed.labels:
         x0, y0, x1, y1 = (c * k for c in px_label.rect)
         size, pos = px_label.size * k, ImVec2(x0, y0)
-        if px_label.kind == "token":
+        if px_label.kind in ("note", "result"):  # the walkthrough's numbers in the scene
+            w = imgui.calc_text_size(px_label.text).x * size / imgui.get_font_size()
+            x0 = (x0 + x1 - w) / 2
+            pad = 0.25 * size
+            p0, p1 = ImVec2(x0 - pad, y0 - 0.3 * pad), ImVec2(x0 + w + pad, y1 + 0.3 * pad)
+            dl.add_rect_filled(p0, p1, _col(0.03, 0.035, 0.05, 0.92), pad)
+            strong = px_label.kind == "result"
+            edge = _col(1.0, 0.62, 0.22, 0.95) if strong else _col(0.55, 0.6, 0.7, 0.6)
+            dl.add_rect(p0, p1, edge, pad, thickness=1.5 if strong else 1.0)
+            ink = _col(1.0, 0.9, 0.7) if strong else _col(0.95, 0.96, 1.0)
+            dl.add_text(font, size, ImVec2(x0, y0), ink, px_label.text)
+        elif px_label.kind == "token":
             # the cell brightens with the token id: light ink on the dark low ids
             text = px_label.text
             dark_cell = text in vocab and vocab.index(text) < (len(vocab) - 1) / 2

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..model import activations as A
-from ..model import sampling
-from ..scene.drawing import Ghost, Highlight, Role, highlight
+from ..model import lens, sampling
+from ..model.generate import next_token_distribution
+from ..scene.camera import fly
+from ..scene.drawing import Ghost, Highlight, Note, Role, Tile, highlight
 from ..scene.explain import explain
 from .moment import ORDER_CODE, computed, expand_ordered, phase, reveal_sequence
 
@@ -67,9 +69,77 @@ def _lookup(frame, step, p, model) -> None:
     )
 
 
+def fmt(v: float) -> str:
+    """A number as the scene writes it: 4 significant digits."""
+    return f"{v:.4g}"
+
+
+def ease(u: float) -> float:
+    u = float(np.clip(u, 0.0, 1.0))
+    return u * u * (3.0 - 2.0 * u)
+
+
+def between(a, b, u: float, lift: float = 0.0) -> tuple[float, float, float]:
+    """The point a fraction u (eased) from a to b, arcing `lift` toward the viewer."""
+    e = ease(u)
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    p = a + (b - a) * e + (0.0, 0.0, lift * np.sin(np.pi * e))
+    return (float(p[0]), float(p[1]), float(p[2]))
+
+
+def offset(p, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0) -> tuple[float, float, float]:
+    return (float(p[0] + dx), float(p[1] + dy), float(p[2] + dz))
+
+
+DOT_SPANS = {  # the parts of a dot-product step, as fractions of its progress
+    "lift": (0.0, 0.2),  # the input column flies out and lies along the weight row
+    "terms": (0.2, 0.6),  # each product appears between them, the running sum grows
+    "gather": (0.6, 0.7),  # the products gather into one sum
+    "bias": (0.7, 0.8),  # the bias joins it
+    "drop": (0.8, 0.9),  # the result drops into its cell of the output
+}
+
+
+def look_at(frame, lo, hi, u: float, margin: float = 1.15) -> None:
+    """Turn the camera a fraction u (eased) from the step's camera toward one framing the
+    world bounds lo..hi from the same direction (the camera follows the action)."""
+    if frame.framing is None or frame.step_camera is None or u <= 0:
+        return
+    base = frame.step_camera
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    close = frame.framing.boxes(lo, hi, base.yaw, base.pitch, margin)
+    frame.camera = fly(frame.camera, close, ease(u))
+
+
+FOLLOW_CELLS = 9  # the close-up on the products: this many cells either side of the term
+
+
+def _follow_dot(frame, p, w_box, row, n, k, sum_at, y_at) -> None:
+    """The camera of a dot product: the operands (the step's camera) while the input lifts
+    out, then close along the weight row with the term being multiplied, then on the sum, the
+    bias and the output cell, and back to the operands at the end of the step."""
+    terms, end = DOT_SPANS["terms"], DOT_SPANS["drop"][1]
+    top = np.asarray(w_box.cell_center(row, 0)) + (0.0, 3.0, 0.0)
+    bottom = np.asarray(w_box.cell_center(row, 0)) - (0.0, 1.0, 0.0)
+    if p < terms[1]:
+        c = float(np.clip(k, FOLLOW_CELLS, max(n - FOLLOW_CELLS, FOLLOW_CELLS)))
+        x0 = np.asarray(w_box.cell_center(row, 0))[0] + c - FOLLOW_CELLS
+        lo = (x0, bottom[1], bottom[2])
+        hi = (x0 + 2 * FOLLOW_CELLS, top[1], top[2] + 2.0)
+        look_at(frame, lo, hi, phase(p, terms[0] - 0.05, terms[0] + 0.05))
+        return
+    x_end = np.asarray(w_box.cell_center(row, n - 1))
+    lo = np.minimum(np.minimum(x_end - (2 * FOLLOW_CELLS, 1.0, 0), sum_at), y_at) - 1.0
+    hi = np.maximum(np.maximum(x_end + (0, 3.0, 2.0), sum_at), y_at) + 1.0
+    look_at(frame, lo, hi, 1.0 - phase(p, end, end + 0.06))
+
+
 def _dot(frame, step, p, model) -> None:
-    """One output value term by term: the k-th input x weight pair lit in turn with the
-    running sum (first 65%), then the bias, then the value appears; then the whole tensor."""
+    """One output value of a matrix multiply, in 3D where the learner looks: the input column
+    lifts out and lies along the weight row, each product appears between the two with the
+    running sum written beside the row, the products gather into one sum, the bias joins, and
+    the result drops into its cell of the output; then the rest of the tensor fills in. The
+    side panel's caption says the same numbers at the same moment."""
     scene, trace, params = model.scene, model.trace, model.params
     idx = scene.index_of
     name = step.animation.get("tensor")
@@ -82,47 +152,138 @@ def _dot(frame, step, p, model) -> None:
     # the input is one column (rows free) or several stacked (the heads' outputs side by
     # side), the weight a row (cols free), the bias a single cell
     inputs = [s for s in sources if s.rows is None and s.cols is not None]
-    in_cols = [s.cols for s in inputs if s.cols is not None]  # (typed: every input has cols)
     wgt = next(
         (s for s in sources if s.cols is None and s.rows is not None and s.role != "bias"), None
     )
     bias = next((s for s in sources if s.role == "bias"), None)
-    n = max(ex.n_terms, 1)
     cells = ORDER_CODE["cells"]
     own = (i * box.cols + j + 1) / (box.rows * box.cols)  # row-major: cells up to (i, j)
     before = (i * box.cols + j) / (box.rows * box.cols)
     frame.reveal[box_k] = (before, cells)
     frame.highlight.add(box_k)
-    if p < 0.65 and inputs and wgt is not None and wgt.rows:
-        k = min(int(phase(p, 0.0, 0.65) * n), n - 1)
-        row = wgt.rows[0]
-        columns = [
-            scene.boxes[idx[s.box]].source.matrix(trace, params)[:, c[0]]
-            for s, c in zip(inputs, in_cols, strict=True)
-        ]
-        x_col = np.concatenate(columns).astype(np.float64)  # the input vector of length n
-        w_row = scene.boxes[idx[wgt.box]].source.matrix(trace, params)[row].astype(np.float64)
-        offset = 0
-        for s, c, cols in zip(inputs, columns, in_cols, strict=True):  # which box holds term k
-            if k < offset + len(c):
-                frame.cells.append(
-                    Highlight(idx[s.box], Role.SOURCE, k - offset, k - offset + 1, *cols)
+    if not inputs or wgt is None or not wgt.rows:  # not a plain x @ W (+ b): no 3D sum
+        frame.cells += [highlight(idx[s.box], Role.SOURCE, s.rows, s.cols) for s in sources]
+        frame.caption += list(ex.lines)
+        frame.reveal[box_k] = (max(own, phase(p, 0.85, 1.0)), cells)
+        return
+
+    # the operands, as drawn: where each input value sits, the weight row, the bias
+    row = wgt.rows[0]
+    w_k = idx[wgt.box]
+    w_box = scene.boxes[w_k]
+    w_row = w_box.source.matrix(trace, params)[row].astype(np.float64)
+    x_at, x_val, x_like = [], [], []
+    for s in inputs:
+        k_in = idx[s.box]
+        b_in = scene.boxes[k_in]
+        col = s.cols[0] if s.cols is not None else 0
+        values = b_in.source.matrix(trace, params)[:, col].astype(np.float64)
+        x_at += [b_in.cell_center(r, col) for r in range(b_in.rows)]
+        x_val += list(values)
+        x_like += [k_in] * b_in.rows
+    n = min(len(x_val), len(w_row))
+    x = np.array(x_val[:n])
+    prods = x * w_row[:n]
+    partial = np.cumsum(prods)
+    b_val, b_at, b_k = 0.0, None, box_k
+    if bias is not None and bias.rows is not None:
+        b_k = idx[bias.box]
+        b_box = scene.boxes[b_k]
+        b_val = float(b_box.source.matrix(trace, params)[bias.rows[0], 0])
+        b_at = b_box.cell_center(bias.rows[0], 0)
+    result = float(partial[-1] + b_val)
+    y_at = box.cell_center(i, j)
+
+    # the work strip floats just in front of the weight row: the input copy two cells above
+    # the row, the products one cell above it (between the two factors)
+    depth = float(w_box.size[2])
+    front = 1.0 + 0.25 * depth
+    w_at = [w_box.cell_center(row, k) for k in range(n)]
+    x_slot = [offset(a, dy=2.3, dz=front) for a in w_at]
+    p_slot = [offset(a, dy=1.15, dz=front) for a in w_at]
+    right_end = offset(w_box.cell_center(row, n - 1), dx=1.0, dy=1.15, dz=front)
+    sum_at = offset(b_at, dy=1.15, dz=front) if b_at is not None else right_end
+    p_norm = 1.0 / max(float(np.abs(prods).max()), 1e-12)
+
+    lift = phase(p, *DOT_SPANS["lift"])
+    terms = phase(p, *DOT_SPANS["terms"])
+    gather = phase(p, *DOT_SPANS["gather"])
+    join = phase(p, *DOT_SPANS["bias"])
+    drop = phase(p, *DOT_SPANS["drop"])
+    k_now = min(int(terms * n), n - 1)  # the term being multiplied
+    done = int(terms * n) if terms < 1 else n  # products that have appeared
+
+    frame.cells.append(Highlight(w_k, Role.SOURCE, row, row + 1, -1, -1))
+    for s in inputs:
+        frame.cells.append(highlight(idx[s.box], Role.SOURCE, None, s.cols))
+    if bias is not None:
+        frame.cells.append(highlight(idx[bias.box], Role.SOURCE, bias.rows, bias.cols))
+
+    if gather <= 0:  # the input copy: lifting out, then lying along the row
+        for k in range(n):
+            u = phase(lift, 0.5 * k / n, 0.5 * k / n + 0.5)  # a column pouring into a row
+            frame.tiles.append(Tile(between(x_at[k], x_slot[k], u, lift=2.0), x[k], x_like[k]))
+    if lift >= 1 and gather <= 0:  # the products appear one by one
+        for k in range(done):
+            frame.tiles.append(Tile(p_slot[k], prods[k], box_k, kind=2, norm=p_norm))
+        if terms < 1:
+            frame.tiles.append(
+                Tile(p_slot[k_now], prods[k_now], box_k, kind=2, norm=p_norm, lit=True)
+            )
+            frame.cells.append(Highlight(w_k, Role.CELL, row, row + 1, k_now, k_now + 1))
+            frame.notes.append(
+                Note(
+                    f"{fmt(x[k_now])} × {fmt(w_row[k_now])} = {fmt(prods[k_now])}",
+                    offset(x_slot[k_now], dy=0.8),
+                    "above",
                 )
-                break
-            offset += len(c)
-        frame.cells.append(Highlight(idx[wgt.box], Role.SOURCE, row, row + 1, k, k + 1))
+            )
+        shown = partial[done - 1] if done else 0.0
+        under = offset(w_at[k_now], dy=-1.0, dz=front)  # under the row, with the term
+        frame.notes.append(Note(f"Σ of {done} = {fmt(shown)}", under, "below", strong=True))
+    if 0 < gather and join <= 0:  # the products gather into one sum
+        for k in range(n):
+            u = phase(gather, 0.4 * k / n, 0.4 * k / n + 0.6)
+            frame.tiles.append(
+                Tile(between(p_slot[k], sum_at, u, lift=1.0), prods[k], box_k, kind=2, norm=p_norm)
+            )
+    if gather >= 1 and drop <= 0:
+        total = float(partial[-1]) + (b_val * ease(join) if b_at is not None else 0.0)
+        frame.tiles.append(Tile(sum_at, total, box_k, size=(1.6, 1.6, 1.6), lit=True))
+        if b_at is not None and 0 < join < 1:
+            frame.tiles.append(Tile(between(b_at, sum_at, join, lift=1.5), b_val, b_k))
+        text = f"Σ = {fmt(partial[-1])}"
+        if b_at is not None and join > 0:
+            text += f"  + b {fmt(b_val)} = {fmt(result)}"
+        frame.notes.append(Note(text, offset(sum_at, dy=1.0), "above", strong=True))
+    if 0 < drop < 1:
+        frame.tiles.append(
+            Tile(
+                between(sum_at, y_at, drop, lift=1.0), result, box_k, size=(1.3, 1.3, 1.3), lit=True
+            )
+        )
+    if drop >= 1:
+        frame.cells.append(Highlight(box_k, Role.CELL, i, i + 1, j, j + 1))
+        frame.reveal[box_k] = (max(own, phase(p, 0.92, 1.0)), cells)
+        frame.notes.append(Note(f"= {fmt(result)}", y_at, "right", strong=True))
+
+    _follow_dot(frame, p, w_box, row, n, k_now + terms * n - int(terms * n), sum_at, y_at)
+
+    # the side panel says the same, at the same moment
+    if lift < 1:
+        frame.caption.append(f"the input column (t = {j}) lies down along row {row} of the weights")
+    elif terms < 1:
+        term = f"{fmt(x[k_now])} × {fmt(w_row[k_now])} = {fmt(prods[k_now])}"
         frame.caption += [
-            f"term k = {k} of {n}:  {x_col[k]:.4g} × {w_row[k]:.4g} = {x_col[k] * w_row[k]:.4g}",
-            f"running sum of {k + 1} terms = {float(x_col[: k + 1] @ w_row[: k + 1]):.4g}",
+            f"term k = {k_now} of {n}:  {term}",
+            f"running sum of {done} terms = {fmt(partial[done - 1] if done else 0.0)}",
         ]
-        return
-    frame.cells += [highlight(idx[s.box], Role.SOURCE, s.rows, s.cols) for s in sources]
-    frame.caption += list(ex.lines)
-    if p < 0.8 and bias is not None:
-        frame.caption.append("... plus the bias")
-        return
-    frame.cells.append(Highlight(box_k, Role.CELL, i, i + 1, j, j + 1))
-    frame.reveal[box_k] = (max(own, phase(p, 0.85, 1.0)), cells)
+    else:
+        frame.caption.append(f"sum of the {n} products = {fmt(partial[-1])}")
+        if b_at is not None and join > 0:
+            frame.caption.append(f"plus the bias {fmt(b_val)} = {fmt(result)}")
+        if drop >= 1:
+            frame.caption.append(f"{box.title}[{i}, {j}] = {fmt(result)}")
 
 
 def _softmax(frame, step, p, model) -> None:
@@ -186,24 +347,75 @@ def _stack(frame, step, p, model) -> None:
 
 
 def _sample(frame, step, p, model) -> None:
-    scene, t, trace = model.scene, frame.t, model.trace
+    """The next-token bars at position t. Without a sweep: the app's own settings and the
+    token it chose. `lens` reads the distribution from a residual stream part-way down the
+    stack (model/lens.py) at the position where it is least sure; `sweep` = "temperature"
+    (0.5 -> 3) or "top_k" (V -> 1, at the step's `temperature`) sets them from progress."""
+    scene, trace, cfg = model.scene, model.trace, model.config
     idx = scene.index_of
-    probs = sampling.distribution(model, t)
-    vocab = model.config.vocab or tuple(str(v) for v in range(len(probs)))
-    frame.bars = [(vocab[v], float(probs[v])) for v in range(len(probs))]
-    frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
-    frame.cells.append(Highlight(idx[A.OUTPUT_TOKENS.name()], Role.CELL, -1, -1, t, t + 1))
-    chosen = int(np.argmax(trace[A.PROBS.name()][0, t]))
-    s = getattr(model, "sampling", sampling.Sampling())
+    a = step.animation
+    app = getattr(model, "sampling", sampling.Sampling())
+    V = cfg.vocab_size
+    vocab = cfg.vocab or tuple(str(v) for v in range(V))
     n_input = len(model.input_text) if model.input_text else scene.n_tokens
+    stream = a.get("lens")
+    if stream is None:
+        t = frame.t
+        logits = np.asarray(trace.logits[0, t], dtype=np.float64)
+        source = "the logits"
+    else:
+        t = frame.t
+        if step.t is None:  # the answer position where temperature reshapes the bars most
+            t = lens.most_reshaped_position(
+                cfg, model.params, trace, stream, n_input - 1, sampling.SWEEP_TEMPERATURES
+            )
+        frame.t = t
+        logits = lens.logit_lens(cfg, model.params, trace, stream, t)
+        source = f"logit lens on {stream}"
+        frame.highlight.add(idx[stream])
+        frame.cells.append(Highlight(idx[stream], Role.SOURCE, -1, -1, t, t + 1))
+    sweep = a.get("sweep")
+    if sweep == "temperature":
+        temperature, top_k = sampling.swept_temperature(p), None
+    elif sweep == "top_k":
+        temperature, top_k = float(a.get("temperature", 1.0)), sampling.swept_top_k(p, V)
+    else:
+        temperature, top_k = app.temperature, app.top_k
+    probs = next_token_distribution(logits[None], temperature, top_k)[0]
+    frame.bars = [(vocab[v], float(probs[v])) for v in range(V)]
+    k_text = f"top-k = {top_k}" if top_k else "top-k = all"
+    if sweep is not None or stream is not None:
+        # a sweep (or a lens) shows what a setting does: the caption says which, and what
+        # one fixed random number u (from the app's seed) would pick under it
+        frame.cells.append(Highlight(idx[A.PROBS.name()], Role.LINE, -1, -1, t, t + 1))
+        z = ", ".join(f"{vocab[v]} {logits[v]:.3g}" for v in range(min(V, 8)))
+        frame.caption.append(f"{source} at t = {t}: z = {z}")
+        if temperature <= 0 or top_k == 1:
+            how = f"greedy (T = {temperature:.2f}, {k_text})"
+            chosen = int(np.argmax(probs))
+        else:
+            u = float(np.random.default_rng(app.seed).random())
+            chosen = sampling.draw(probs, u)
+            how = f"sampled (T = {temperature:.2f}, {k_text}, u = {u:.2f})"
+        frame.caption.append(f"{how}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+        return
+    frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
+    if p >= 0.5:  # then the choice drops into the output row
+        frame.cells.append(Highlight(idx[A.OUTPUT_TOKENS.name()], Role.CELL, -1, -1, t, t + 1))
+    chosen = int(np.argmax(trace[A.PROBS.name()][0, t]))
     g = t - (n_input - 1)  # which generated token position t chose (the input's own are fed)
-    if not s.greedy and model.config.vocab and 0 <= g < len(model.output_text):
+    if not app.greedy and cfg.vocab and 0 <= g < len(model.output_text):
         chosen = vocab.index(model.output_text[g])
-        k = f"top-k = {s.top_k}" if s.top_k else "top-k = all"
-        how = f"sampled (T = {s.temperature:g}, {k}, seed {s.seed})"
+        k = f"top-k = {app.top_k}" if app.top_k else "top-k = all"
+        how = f"sampled (T = {app.temperature:g}, {k}, seed {app.seed})"
     else:
         how = "greedy choice"
     frame.caption.append(f"{how} at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+    hot = next_token_distribution(logits[None], sampling.SWEEP_TEMPERATURES[1], None)[0]
+    frame.caption.append(
+        f"at T = {sampling.SWEEP_TEMPERATURES[1]:g} the bars would read "
+        + ", ".join(f"{vocab[v]} {hot[v]:.3f}" for v in range(min(V, 8)))
+    )
 
 
 def _autoregressive(frame, step, p, model) -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..scene.camera import Camera
-from ..scene.drawing import Ghost, Highlight, Motion
+from ..scene.drawing import Ghost, Highlight, Motion, Note, Stroke, Tile
+from ..scene.framing import Framing
 
 ORDER_CODE = {"columns": 0, "rows": 1, "cells": 2, "all": 3}
 FADED_ALPHA = 0.16
@@ -26,15 +27,20 @@ class WalkFrame:
     highlight: set[int] = field(default_factory=set)  # boxes emphasised by the step
     cells: list[Highlight] = field(default_factory=list)  # cell highlights for the renderer
     ghosts: list[Ghost] = field(default_factory=list)
+    tiles: list[Tile] = field(default_factory=list)  # free-standing numbers (the arithmetic)
+    notes: list[Note] = field(default_factory=list)  # numbers and words written in the scene
+    strokes: list[Stroke] = field(default_factory=list)  # curves and lines over the scene
     caption: list[str] = field(default_factory=list)  # live numbers under the step text
     bars: list[tuple[str, float]] | None = None  # next-token probabilities (sample step)
     model: str | None = None  # the model this moment shows (None: the app's)
     t: int = 0  # token position in focus
+    step_camera: Camera | None = None  # where the step's own camera is (flown to) at this moment
+    framing: Framing | None = None  # for animations whose camera follows the action
 
     @property
     def motion(self) -> Motion:
         """The boxes' part of this moment, for the renderer."""
-        return Motion(self.reveal, self.alpha, self.highlight, self.ghosts)
+        return Motion(self.reveal, self.alpha, self.highlight, self.ghosts, self.tiles)
 
 
 def expand(scene, globs) -> list[int]:

@@ -14,7 +14,7 @@ from ..scene.camera import Camera, fly
 from ..scene.framing import Framing
 from .animations import ANIMATE
 from .chapters import Chapter, Step
-from .moment import FADED_ALPHA, WalkFrame, computed, expand, expand_ordered
+from .moment import FADED_ALPHA, WalkFrame, computed, expand, expand_ordered, phase
 
 __all__ = ["WalkFrame", "expand", "expand_ordered", "frame_at", "step_camera", "animation_tensors"]
 
@@ -48,7 +48,20 @@ def focus_position(step: Step, model) -> int:
 
 
 def step_camera(step: Step, scene, framing: Framing, previous: Camera) -> Camera:
-    spec = step.camera
+    """The camera a step flies to at its start (its `camera`; None keeps `previous`)."""
+    return spec_camera(step.camera, scene, framing, previous)
+
+
+def step_end_camera(step: Step, scene, framing: Framing, previous: Camera) -> Camera:
+    """The camera a step ends on at progress 1: its `camera_end` (the camera travels there
+    through the step), or the camera it flew to."""
+    start = step_camera(step, scene, framing, previous)
+    return spec_camera(step.camera_end, scene, framing, start) if step.camera_end else start
+
+
+def spec_camera(spec, scene, framing: Framing, previous: Camera) -> Camera:
+    """A camera field's camera: a preset, a JSON-like target, or boxes framed into the free
+    area; None keeps `previous`."""
     if spec is None:
         return previous
     if isinstance(spec, str):
@@ -70,12 +83,14 @@ def step_camera(step: Step, scene, framing: Framing, previous: Camera) -> Camera
 
 
 def cameras_until(chapter: Chapter, scene_of, framing: Framing, start: Camera, k: int):
-    """(camera at the start of step k, camera step k flies to). Each step's camera is its own
-    absolute spec, so this walks the steps only to inherit 'keep the previous camera'."""
+    """(camera at the start of step k, camera step k flies to, camera it ends on). Each step's
+    camera is its own absolute spec, so this walks the steps only to inherit 'keep the
+    previous camera' (the camera a step ended on)."""
     cam = start
     for s in chapter.steps[:k]:
-        cam = step_camera(s, scene_of(s), framing, cam)
-    return cam, step_camera(chapter.steps[k], scene_of(chapter.steps[k]), framing, cam)
+        cam = step_end_camera(s, scene_of(s), framing, cam)
+    step, scene = chapter.steps[k], scene_of(chapter.steps[k])
+    return cam, step_camera(step, scene, framing, cam), step_end_camera(step, scene, framing, cam)
 
 
 def frame_at(
@@ -94,10 +109,14 @@ def frame_at(
     step = chapter.steps[step_index]
     scene = model.scene
     scene_of = scene_of or (lambda s: scene)
-    cam_from, cam_to = cameras_until(chapter, scene_of, framing, start_camera, step_index)
-    fly_p = min(1.0, p * step.duration / min(CAMERA_FLY_SECONDS, 0.4 * step.duration))
-    frame = WalkFrame(chapter.id, step_index, p, fly(cam_from, cam_to, fly_p))
+    cam_from, cam_to, cam_end = cameras_until(chapter, scene_of, framing, start_camera, step_index)
+    flown = min(CAMERA_FLY_SECONDS, 0.4 * step.duration) / step.duration  # progress at arrival
+    camera = fly(cam_from, cam_to, min(1.0, p / flown))
+    if cam_end != cam_to and p > flown:  # camera_end: keep travelling through the step
+        camera = fly(cam_to, cam_end, phase(p, flown, 1.0))
+    frame = WalkFrame(chapter.id, step_index, p, camera)
     frame.model = step.model or chapter.model
+    frame.step_camera, frame.framing = frame.camera, framing
     frame.t = focus_position(step, model)
 
     # what is computed when this step starts: the chapter's start state + earlier steps
