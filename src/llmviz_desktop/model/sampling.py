@@ -26,3 +26,27 @@ def distribution(model, t: int) -> np.ndarray:
     s: Sampling = getattr(model, "sampling", Sampling())
     logits = model.trace.logits[0, t : t + 1]
     return next_token_distribution(logits, s.temperature, s.top_k)[0]
+
+
+# the walkthrough's sweeps: the setting as a pure function of a step's progress p in 0..1
+SWEEP_TEMPERATURES = (0.5, 3.0)  # from sharper than softmax to nearly flat (for 3 tokens)
+
+
+def swept_temperature(p: float) -> float:
+    """T from 0.5 to 3 geometrically (equal ratios per equal progress), held at both ends for
+    the first and last 10 % of the step."""
+    lo, hi = SWEEP_TEMPERATURES
+    f = float(np.clip((p - 0.1) / 0.8, 0.0, 1.0))
+    return float(lo * (hi / lo) ** f)
+
+
+def swept_top_k(p: float, vocab_size: int) -> int:
+    """k from the whole vocabulary down to 1 in equal parts of the step."""
+    return max(vocab_size - int(np.clip(p, 0.0, 1.0) * vocab_size), 1)
+
+
+def draw(probs: np.ndarray, u: float) -> int:
+    """The token a uniform number u in [0, 1) picks: the first whose cumulative probability
+    passes u (as generate() samples)."""
+    cum = np.cumsum(probs)
+    return int(min((cum < u * cum[-1]).sum(), len(probs) - 1))

@@ -383,7 +383,7 @@ def _sample(frame, step, p, model) -> None:
         temperature, top_k = app.temperature, app.top_k
     probs = next_token_distribution(logits[None], temperature, top_k)[0]
     frame.bars = [(vocab[v], float(probs[v])) for v in range(V)]
-    k_text = f"top-k = {top_k}" if top_k else "top-k = all"
+    k_text = "top-k = all" if not top_k else f"top-k = {top_k}" + (" (all)" if top_k >= V else "")
     if sweep is not None or stream is not None:
         # a sweep (or a lens) shows what a setting does: the caption says which, and what
         # one fixed random number u (from the app's seed) would pick under it

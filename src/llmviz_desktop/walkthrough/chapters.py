@@ -28,7 +28,7 @@ ANIMATIONS: dict[str, dict[str, type]] = {
     "softmax": {"tensor": str},
     "layernorm": {"prefix": str},
     "stack": {},
-    "sample": {},
+    "sample": {"lens": str, "sweep": str, "temperature": float},
     "autoregressive": {},
 }
 REQUIRED_ANIMATION_FIELDS = {
@@ -151,6 +151,8 @@ def _animation(value: Any, where: str) -> Animation:
         _strs(fields["tensors"], f"{where}.tensors")
         if fields.get("order", "columns") not in REVEAL_ORDERS:
             raise ChapterError(f"{where}.order: expected one of {', '.join(REVEAL_ORDERS)}")
+    if fields.get("sweep", "temperature") not in ("temperature", "top_k"):
+        raise ChapterError(f"{where}.sweep: expected temperature or top_k")
     if kind == "dot":
         cell = fields["cell"]
         if not (len(cell) == 2 and all(type(c) is int and c >= 0 for c in cell)):
@@ -309,6 +311,9 @@ def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -
         a, at = step.animation, f"{where}.animation"
         if a.kind == "reveal":
             check(scene, f"{at}.tensors", a.get("tensors"))
+        lens = a.get("lens")
+        if lens is not None and lens not in scene:
+            problems.append(f"{name}: {at}.lens: no tensor {lens!r} in the model")
         tensor = a.get("tensor")
         if a.kind in ("dot", "softmax") and tensor not in scene:
             problems.append(f"{name}: {at}.tensor: no tensor {tensor!r} in the model")
