@@ -12,6 +12,7 @@ from llmviz_desktop.model.gpt import forward
 from llmviz_desktop.model.params import init_params, lm_head
 from llmviz_desktop.scene.analysis import (
     GROUPS,
+    attention_grids,
     attention_maps,
     group_label_positions,
     lens_sources,
@@ -64,6 +65,43 @@ def test_attention_rows_sum_to_one_and_are_causal(nano, tied):
         np.testing.assert_allclose(maps.sum(axis=-1), 1.0, atol=1e-6)
         assert (maps >= 0).all()
         assert not np.triu(maps, k=1).any(), "a query attends to a later position"
+
+
+def test_heatmaps_are_turned_as_the_3d_probs_boxes(nano):
+    """The Analysis heatmaps draw what each head's probs box draws, in the same orientation:
+    a column per query, a row per key (before: rows = query, the 3D boxes' transpose)."""
+    trace, cfg, scene = nano.trace, nano.config, nano.scene
+    grids = attention_grids(trace)
+    for i in range(cfg.n_layer):
+        for h in range(cfg.n_head):
+            box = scene[f"h.{i}.attn.head{h}.probs"]
+            assert (box.row_axis, box.col_axis) == ("T_k", "T")
+            drawn = box.source.matrix(trace, nano.params)  # what the box draws (float32)
+            np.testing.assert_allclose(grids[i, h], drawn, rtol=1e-6, atol=1e-7)
+            # key s > query t is the masked future: the lower-left triangle, as in 3D
+            assert not np.tril(grids[i, h], -1).any()
+            np.testing.assert_allclose(grids[i, h].sum(axis=0), 1.0)  # each query's column
+
+
+def test_3d_attention_boxes_name_their_axes_query_and_key(nano):
+    from llmviz_desktop.scene.camera import Camera
+    from llmviz_desktop.scene.framing import default_panels
+    from llmviz_desktop.scene.labels import place
+
+    W, H = 1280, 720
+    for name in ("h.0.attn.head0.probs", "h.0.attn.head0.scores"):
+        box = nano.scene[name]
+        near = Camera(target=box.center, distance=80.0, yaw=-15, pitch=10)
+        p = place(nano.scene, near, W, H, focus=[name], panels=default_panels(W, H))
+        dims = {lb.text for lb in p.labels if lb.kind == "dim" and lb.box == name}
+        assert dims == {f"query T = {box.cols}", f"key T_k = {box.rows}"}, dims
+    q = nano.scene["h.0.attn.head0.q"]  # other boxes keep their plain measures
+    near = Camera(target=q.center, distance=80.0, yaw=-15, pitch=10)
+    p = place(nano.scene, near, W, H, focus=[q.name], panels=default_panels(W, H))
+    assert {lb.text for lb in p.labels if lb.kind == "dim" and lb.box == q.name} == {
+        f"T = {q.cols}",
+        f"D = {q.rows}",
+    }
 
 
 def test_token_labels(nano, gpt3):
@@ -282,6 +320,7 @@ def test_panel_tabs_render_and_a_click_flies_to_the_head(session, nano):
         actions, image = _frames(session, state, n=2)
         assert actions.fly_to_head is None
     cfg = nano.config
+    np.testing.assert_array_equal(ap._cache.maps, attention_grids(nano.trace))
     assert set(ap.view.head_rects) == {
         (i, h) for i in range(cfg.n_layer) for h in range(cfg.n_head)
     }

@@ -1,6 +1,7 @@
 """Analysis views computed from a trace, its weights and the scene (pure numpy: no GL, no UI).
 
-* attention_maps: every head's attention probabilities, [L, H, T, T] (query rows, key columns).
+* attention_maps: every head's attention probabilities, [L, H, T, T] (query rows, key columns);
+  attention_grids: the same turned as the 3D boxes draw them (key rows, query columns).
 * logit_lens: each layer's residual stream read out through the final layer norm and the
   unembedding, as if the model stopped there: the top-k next tokens per layer at one position.
   After the last layer this is exactly the model's own prediction.
@@ -70,6 +71,13 @@ def attention_maps(trace: Trace) -> np.ndarray:
             for i in range(cfg.n_layer)
         ]
     )
+
+
+def attention_grids(trace: Trace) -> np.ndarray:
+    """[L, H, T_k, T]: attention_maps turned to the 3D boxes' orientation, [l, h, s, t] = how
+    much query t attends to key s: a column per query, a row per key, key 0 at the top, so a
+    heatmap reads like the head's probs box (the masked future in its lower-left triangle)."""
+    return np.ascontiguousarray(attention_maps(trace).swapaxes(-1, -2))
 
 
 # ---- logit lens --------------------------------------------------------------------------------

@@ -462,6 +462,9 @@ def _place_vocab(out, board, scene, camera, width, height, i, rows, measure) -> 
             return
 
 
+KEY_AXES = ("T_k", "H·T_k")  # row axes of the attention scores / probs boxes
+
+
 def _axis_text(axis: str, n: int) -> str | None:
     if axis in ("", "1") or n <= 1:
         return None
@@ -474,9 +477,12 @@ def _place_dims(out, board, scene, camera, width, height, i, measure) -> None:
     box = scene.boxes[i]
     x0, x1, yb, yt, z = _front_face(box)
     centre = camera.project(np.array([box.center]), width, height)[0, :2]
+    cols, rows = _axis_text(box.col_axis, box.cols), _axis_text(box.row_axis, box.rows)
+    if box.row_axis in KEY_AXES:  # attention scores / probs: a column per query, a row per key
+        cols, rows = cols and f"query {cols}", rows and f"key {rows}"
     edges = (
-        (_axis_text(box.col_axis, box.cols), (x0, yb, z), (x1, yb, z)),
-        (_axis_text(box.row_axis, box.rows), (x0, yt, z), (x0, yb, z)),
+        (cols, (x0, yb, z), (x1, yb, z)),
+        (rows, (x0, yt, z), (x0, yb, z)),
     )
     for text, a, b in edges:
         if text is None:

@@ -17,7 +17,7 @@ from ..scene.analysis import (
     GroupCount,
     GroupLabel,
     LensRow,
-    attention_maps,
+    attention_grids,
     group_label_positions,
     logit_lens,
     param_groups,
@@ -55,7 +55,8 @@ class _Cache:
     so a new trace at a recycled id() is still noticed)."""
 
     trace: Any = None
-    maps: np.ndarray | None = None  # [L, H, T, T] float64 (implot's heatmap wants doubles)
+    maps: np.ndarray | None = None  # [L, H, T_k, T] float64, key rows and query columns as
+    #                                 the 3D probs boxes (implot's heatmap wants doubles)
     labels: list[str] = field(default_factory=list)
     lens: dict[tuple[int, int], list[LensRow]] = field(default_factory=dict)
     config: Any = None
@@ -90,7 +91,7 @@ def _sync(state: AppState, frame: Frame) -> None:
         _cache.lens = {}
         _cache.labels = []  # view.position stays: live training swaps the trace every step
         if model.trace is not None:
-            _cache.maps = attention_maps(model.trace).astype(np.float64)
+            _cache.maps = attention_grids(model.trace).astype(np.float64)
             _cache.labels = token_labels(model)
     if model.config is not _cache.config:
         _cache.config = model.config
@@ -180,9 +181,10 @@ def _attention(state: AppState, actions: AnalysisActions) -> None:
     L, H, T, _ = maps.shape
     em = imgui.get_font_size()
     labels = _cache.labels
-    imgui.text_colored(
-        MUTED, "rows: query position · columns: key position · click a head to fly to it"
+    imgui.text_colored(  # the 3D boxes' orientation: a column per query, a row per key
+        MUTED, "columns: query · rows: key, as in the 3D probs boxes"
     )
+    imgui.text_colored(MUTED, "click a head to fly to it")
     per_frame = max(1, min(L, MAX_HEADS_SHOWN // H))
     if per_frame < L:
         imgui.set_next_item_width(12 * em)
@@ -209,14 +211,14 @@ def _attention(state: AppState, actions: AnalysisActions) -> None:
 
 
 def _head_map(
-    probs: np.ndarray,
+    grid: np.ndarray,
     layer: int,
     head: int,
     labels: list[str],
     side: float,
     actions: AnalysisActions,
 ) -> None:
-    T = probs.shape[0]
+    T = grid.shape[0]
     em = imgui.get_font_size()
     # tick labels as large as the rows allow (at most 0.75 em); none when under 8 px
     font = float(min(0.75 * em, (side - 1.6 * em) / T))
@@ -251,14 +253,14 @@ def _head_map(
         short = all(len(s) <= 2 for s in labels)
         x_flags = axis if ticks and short else axis | implot.AxisFlags_.no_tick_labels
         y_flags = axis if ticks else axis | implot.AxisFlags_.no_tick_labels
-        implot.setup_axes("", "", x_flags, y_flags)
+        implot.setup_axes("query", "key", x_flags, y_flags)
         implot.setup_axes_limits(0, T, 0, T, implot.Cond_.always)
         if ticks:
             implot.setup_axis_ticks(implot.ImAxis_.x1, 0.5, T - 0.5, T, labels)
             implot.setup_axis_ticks(implot.ImAxis_.y1, 0.5, T - 0.5, T, labels[::-1])
-        # row 0 (query 0) at the top: implot draws the first row at bounds_max.y
-        implot.plot_heatmap("##probs", probs, 0.0, 1.0, "", implot.Point(0, 0), implot.Point(T, T))
-        _head_interaction(probs, layer, head, labels, actions)
+        # row 0 (key 0) at the top: implot draws the first row at bounds_max.y
+        implot.plot_heatmap("##probs", grid, 0.0, 1.0, "", implot.Point(0, 0), implot.Point(T, T))
+        _head_interaction(grid, layer, head, labels, actions)
         implot.end_plot()
     implot.pop_style_var(2)
     imgui.pop_font()
@@ -266,11 +268,11 @@ def _head_map(
 
 
 def _head_interaction(
-    probs: np.ndarray, layer: int, head: int, labels: list[str], actions: AnalysisActions
+    grid: np.ndarray, layer: int, head: int, labels: list[str], actions: AnalysisActions
 ) -> None:
     """Inside the head's plot: remember its rectangle, outline the selected head, tooltip and
     click (fly to the head)."""
-    T = probs.shape[0]
+    T = grid.shape[0]
     pos, size = implot.get_plot_pos(), implot.get_plot_size()
     rect = (pos.x, pos.y, pos.x + size.x, pos.y + size.y)
     view.head_rects[(layer, head)] = rect
@@ -286,13 +288,13 @@ def _head_interaction(
     if not implot.is_plot_hovered():
         return
     mp = implot.get_plot_mouse_pos()
-    key, query = int(np.clip(mp.x, 0, T - 1)), int(np.clip(T - mp.y, 0, T - 1))
+    query, key = int(np.clip(mp.x, 0, T - 1)), int(np.clip(T - mp.y, 0, T - 1))
     named = len(labels) == T
     tq = _show(labels[query]) if named else ""
     tk = _show(labels[key]) if named else ""
     imgui.set_tooltip(
         f"layer {layer + 1} · head {head + 1}\n"
-        f"query {query} {tq} -> key {key} {tk}: {probs[query, key]:.3f}\n"
+        f"query {query} {tq} -> key {key} {tk}: {grid[key, query]:.3f}\n"
         "click: fly the camera to this head"
     )
     if imgui.is_mouse_clicked(imgui.MouseButton_.left):
