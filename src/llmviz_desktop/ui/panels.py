@@ -274,7 +274,7 @@ def draw_strokes(dl, strokes, k: float) -> None:
     for stroke, points, dots in strokes:
         col = _col(*stroke.color)
         if len(points) > 1:
-            dl.add_polyline([ImVec2(x * k, y * k) for x, y in points], col, 0, stroke.width)
+            dl.add_polyline([ImVec2(x * k, y * k) for x, y in points], col, stroke.width, 0)
         for x, y in dots:
             dl.add_circle_filled(ImVec2(x * k, y * k), stroke.dot_px * k, col)
 

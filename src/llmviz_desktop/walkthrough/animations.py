@@ -9,7 +9,7 @@ from ..model import activations as A
 from ..model import lens, sampling
 from ..model.generate import next_token_distribution
 from ..scene.camera import fly
-from ..scene.drawing import Ghost, Highlight, Note, Role, Tile, highlight
+from ..scene.drawing import Ghost, Highlight, Note, Role, Stroke, Tile, highlight
 from ..scene.explain import explain
 from .moment import ORDER_CODE, computed, expand_ordered, phase, reveal_sequence
 
@@ -111,6 +111,7 @@ def look_at(frame, lo, hi, u: float, margin: float = 1.15) -> None:
     frame.camera = fly(frame.camera, close, ease(u))
 
 
+SPOTLIGHT_ALPHA = 0.22  # the other boxes while an operation is worked through in close-up
 FOLLOW_CELLS = 9  # the close-up on the products: this many cells either side of the term
 
 
@@ -267,6 +268,11 @@ def _dot(frame, step, p, model) -> None:
         frame.reveal[box_k] = (max(own, phase(p, 0.92, 1.0)), cells)
         frame.notes.append(Note(f"= {fmt(result)}", y_at, "right", strong=True))
 
+    if p < DOT_SPANS["drop"][1]:  # a spotlight: everything but the operands steps back
+        keep = {box_k, w_k, b_k, *x_like}
+        for k in range(len(scene.boxes)):
+            if k not in keep:
+                frame.alpha[k] = min(frame.alpha.get(k, 1.0), SPOTLIGHT_ALPHA)
     _follow_dot(frame, p, w_box, row, n, k_now + terms * n - int(terms * n), sum_at, y_at)
 
     # the side panel says the same, at the same moment
@@ -456,6 +462,183 @@ def _autoregressive(frame, step, p, model) -> None:
     frame.t = col
 
 
+# ---- streams, curves and aggregates ---------------------------------------------------------
+
+
+def _operands(scene, name: str, i: int, j: int, model) -> list:
+    """The source references of cell (i, j) of box `name` that are boxes of the scene."""
+    ex = explain(scene, name, i, j, model.trace, model.params)
+    return [s for s in ex.sources if s.box in scene.index_of]
+
+
+def column_top(box, col: int, dy: float = 0.0, dz: float = 0.0) -> tuple[float, float, float]:
+    """A point above the top of one column of a box, on its front face."""
+    return offset(box.cell_center(0, col), dy=0.5 + dy, dz=dz)
+
+
+def _add(frame, step, p, model) -> None:
+    """A residual add: column t of the stream and column t of the block's output leave their
+    boxes and fly into the sum's column, where the two streams merge at a '+'; then every
+    other position adds the same way."""
+    scene, t, trace = model.scene, frame.t, model.trace
+    idx = scene.index_of
+    name = step.animation.get("tensor")
+    out_k = idx[name]
+    out = scene.boxes[out_k]
+    T = out.cols
+    sources = [s for s in _operands(scene, name, 0, t, model) if s.cols is not None]
+    ins = [idx[s.box] for s in sources][:2]
+    frame.highlight |= {out_k, *ins}
+    fly_u = phase(p, 0.05, 0.45)
+    merged = p >= 0.45
+    frame.reveal[out_k] = ((t + (1.0 if merged else 0.0)) / T, ORDER_CODE["columns"])
+    if 0 < fly_u < 1:
+        for n, k in enumerate(ins):
+            frame.ghosts.append(Ghost(k, t, out_k, t, phase(fly_u, 0.15 * n, 0.85 + 0.15 * n)))
+    for k in ins:
+        frame.cells.append(Highlight(k, Role.SOURCE, -1, -1, t, t + 1))
+    plus = column_top(out, t, dy=1.2, dz=1.0)
+    if p >= 0.3:
+        frame.notes.append(Note("+", plus, "centre", size=22.0, strong=True))
+    names = [scene.boxes[k] for k in ins]
+    if merged and len(ins) == 2:
+        a = float(names[0].source.matrix(trace, model.params)[0, t])
+        b = float(names[1].source.matrix(trace, model.params)[0, t])
+        y = float(out.source.matrix(trace, model.params)[0, t])
+        frame.cells.append(Highlight(out_k, Role.CELL, 0, 1, t, t + 1))
+        frame.notes.append(Note(f"{fmt(a)} + {fmt(b)} = {fmt(y)}", out.cell_center(0, t), "right"))
+        frame.caption.append(
+            f"row 0 at t = {t}: {names[0].title} {fmt(a)} + {names[1].title} {fmt(b)} = {fmt(y)}"
+        )
+    if p >= 0.65:
+        frame.reveal[out_k] = ((t + 1 + phase(p, 0.65, 0.95) * (T - t - 1)) / T, 0)
+    frame.caption.insert(0, f"column t = {t}: stream + block output, cell by cell")
+    # close on the '+' while the streams merge, back to the step's view as the rest adds up
+    above = scene.boxes[ins[-1]] if ins else out
+    lo = np.minimum(above.min_corner, out.min_corner) - (2.0, 2.0, 0.0)
+    hi = np.maximum(np.maximum(above.max_corner, out.max_corner), plus) + (2.0, 2.0, 0.0)
+    look_at(frame, lo, hi, phase(p, 0.0, 0.15) - phase(p, 0.8, 0.95), margin=1.3)
+
+
+GELU_PLOT = (-4.0, 4.0)  # the widest x range plotted (a column's values set its own)
+
+
+def _gelu(frame, step, p, model) -> None:
+    """The nonlinearity drawn beside its block: the curve in the box's plane, right of it,
+    and the column's values as points on it, appearing as the column is computed; the value
+    in focus is written on the curve."""
+    from ..model.gpt import activation
+
+    scene, t, trace = model.scene, frame.t, model.trace
+    idx = scene.index_of
+    name = step.animation.get("tensor")
+    g_k = idx[name]
+    g = scene.boxes[g_k]
+    src = [s for s in _operands(scene, name, 0, t, model) if s.cols is not None]
+    x_k = idx[src[0].box] if src else g_k
+    x_box = scene.boxes[x_k]
+    x = x_box.source.matrix(trace, model.params)[:, t].astype(np.float64)
+    y = g.source.matrix(trace, model.params)[:, t].astype(np.float64)
+    T, n = g.cols, len(y)
+    frame.highlight |= {g_k, x_k}
+    # the plot: a square beside the box, in its front plane, over the range of this column
+    side = 0.5 * float(g.size[1])
+    x0 = g.max_corner[0] + 0.3 * side
+    yb = g.origin[1] - 0.75 * float(g.size[1])
+    z = g.origin[2] + 0.5
+    lo_x = float(np.clip(x.min() - 0.5, GELU_PLOT[0], -0.5))
+    hi_x = float(np.clip(x.max() + 0.5, 0.5, GELU_PLOT[1]))
+    lo_y, hi_y = -0.4, max(hi_x, 0.5)
+
+    def at(u: float, v: float) -> tuple[float, float, float]:
+        return (x0 + (u - lo_x) / (hi_x - lo_x) * side, yb + (v - lo_y) / (hi_y - lo_y) * side, z)
+
+    us = np.linspace(lo_x, hi_x, 81)
+    vs = activation(model.config.activation, us)
+    grey = (0.6, 0.64, 0.72, 0.7)
+    frame.strokes.append(Stroke((at(lo_x, 0.0), at(hi_x, 0.0)), grey, 1.0))
+    frame.strokes.append(Stroke((at(0.0, lo_y), at(0.0, hi_y)), grey, 1.0))
+    done = int(phase(p, 0.1, 0.75) * n)
+    inside = [k for k in range(done) if lo_x <= x[k] <= hi_x and lo_y <= y[k] <= hi_y]
+    frame.strokes.append(
+        Stroke(
+            tuple(at(u, v) for u, v in zip(us, vs, strict=True)),
+            (1.0, 0.84, 0.35, 0.95),
+            2.5,
+            dots=tuple(at(x[k], y[k]) for k in inside),
+            dot_px=3.5,
+        )
+    )
+    frame.notes.append(Note(model.config.activation.replace("_new", ""), at(lo_x, hi_y), "right"))
+    frame.reveal[g_k] = ((t + done / max(n, 1)) / T, ORDER_CODE["columns"])
+    if 0 < done < n or p < 0.1:
+        k = max(done - 1, 0)
+        frame.cells.append(Highlight(x_k, Role.SOURCE, k, k + 1, t, t + 1))
+        frame.cells.append(Highlight(g_k, Role.CELL, k, k + 1, t, t + 1))
+        text = f"gelu({fmt(x[k])}) = {fmt(y[k])}"
+        frame.notes.append(
+            Note(
+                text,
+                at(float(np.clip(x[k], lo_x, hi_x)), float(np.clip(y[k], lo_y, hi_y))),
+                "above",
+                strong=True,
+            )
+        )
+        frame.caption.append(f"row {k} at t = {t}: {text}")
+    if p >= 0.75:
+        frame.reveal[g_k] = ((t + 1 + phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
+        frame.caption.append(
+            f"all {n} values of column t = {t} through the curve; then every column"
+        )
+    lo, hi = np.minimum(x_box.min_corner, g.min_corner), at(hi_x, hi_y)
+    look_at(frame, lo, hi, phase(p, 0.0, 0.15), margin=1.08)
+
+
+def _weighted(frame, step, p, model) -> None:
+    """A head's output column t: the value columns 0..t fly into it one after another, each
+    written with its attention weight, and the column appears as their weighted sum."""
+    scene, t, trace = model.scene, frame.t, model.trace
+    idx = scene.index_of
+    name = step.animation.get("tensor")
+    o_k = idx[name]
+    o = scene.boxes[o_k]
+    _, _, _, probs_name = scene.softmax_boxes(name)
+    pr_k = idx[probs_name]
+    pr = scene.boxes[pr_k].source.matrix(trace, model.params)[:, t].astype(np.float64)
+    src = [s for s in _operands(scene, name, 0, t, model) if s.box != probs_name]
+    v_k = idx[src[0].box] if src else o_k
+    T = o.cols
+    frame.highlight |= {o_k, v_k, pr_k}
+    frame.cells.append(Highlight(pr_k, Role.SOURCE, 0, t + 1, t, t + 1))
+    fly_u = phase(p, 0.05, 0.7)
+    frame.reveal[o_k] = ((t + (1.0 if fly_u >= 1 else 0.0)) / T, ORDER_CODE["columns"])
+    m = t + 1
+    for k in range(m):
+        u = phase(fly_u, 0.6 * k / m, 0.6 * k / m + 0.4)
+        if 0 < u < 1:
+            frame.ghosts.append(Ghost(v_k, k, o_k, t, u))
+        if 0 < u:
+            frame.cells.append(Highlight(v_k, Role.SOURCE, -1, -1, k, k + 1))
+    k_now = min(int(fly_u * m / 1.0), m - 1) if fly_u < 1 else m - 1
+    v_box = scene.boxes[v_k]
+    for k in range(m):
+        if phase(fly_u, 0.6 * k / m, 1.0) > 0:
+            frame.notes.append(
+                Note(
+                    f"× {pr[k]:.2f}",
+                    column_top(v_box, k, dy=0.6),
+                    "above",
+                    size=13.0,
+                    strong=k == k_now,
+                )
+            )
+    frame.caption.append(f"out[:, {t}] = " + " + ".join(f"{pr[k]:.2f}·v[:, {k}]" for k in range(m)))
+    if fly_u >= 1:
+        frame.cells.append(Highlight(o_k, Role.CELL, -1, -1, t, t + 1))
+    if p >= 0.75:
+        frame.reveal[o_k] = ((t + 1 + phase(p, 0.78, 1.0) * (T - t - 1)) / T, 0)
+
+
 ANIMATE = {
     "none": _none,
     "reveal": _reveal,
@@ -466,4 +649,7 @@ ANIMATE = {
     "stack": _stack,
     "sample": _sample,
     "autoregressive": _autoregressive,
+    "add": _add,
+    "gelu": _gelu,
+    "weighted": _weighted,
 }

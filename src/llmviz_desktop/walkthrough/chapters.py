@@ -30,12 +30,18 @@ ANIMATIONS: dict[str, dict[str, type]] = {
     "stack": {},
     "sample": {"lens": str, "sweep": str, "temperature": float},
     "autoregressive": {},
+    "add": {"tensor": str},
+    "gelu": {"tensor": str},
+    "weighted": {"tensor": str},
 }
 REQUIRED_ANIMATION_FIELDS = {
     "reveal": ("tensors",),
     "dot": ("tensor", "cell"),
     "softmax": ("tensor",),
     "layernorm": ("prefix",),
+    "add": ("tensor",),
+    "gelu": ("tensor",),
+    "weighted": ("tensor",),
 }
 REVEAL_ORDERS = ("columns", "rows", "cells", "all")
 MAX_FILE_BYTES = 256 * 1024
@@ -62,6 +68,7 @@ class Step:
     duration: float = 4.0
     t: int | None = None  # token position in focus (None: the last input position)
     camera: str | dict | None = None  # None: keep the previous step's camera
+    camera_end: str | dict | None = None  # None: the camera rests; else it travels here by p=1
     show: tuple[str, ...] = ("*",)
     fade: tuple[str, ...] = ()
     highlight: tuple[str, ...] = ()
@@ -167,6 +174,7 @@ STEP_FIELDS = {
     "duration",
     "t",
     "camera",
+    "camera_end",
     "show",
     "fade",
     "highlight",
@@ -194,8 +202,9 @@ def _step(value: Any, where: str) -> Step:
         if not isinstance(value["t"], int) or isinstance(value["t"], bool) or value["t"] < 0:
             raise ChapterError(f"{where}.t: expected a token position >= 0")
         kwargs["t"] = value["t"]
-    if "camera" in value:
-        kwargs["camera"] = _camera(value["camera"], f"{where}.camera")
+    for key in ("camera", "camera_end"):
+        if key in value:
+            kwargs[key] = _camera(value[key], f"{where}.{key}")
     for key in ("show", "fade", "highlight"):
         if key in value:
             kwargs[key] = _strs(value[key], f"{where}.{key}")
@@ -304,8 +313,10 @@ def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -
         scene, where = scene_of(step.model or chapter.model), f"steps[{k}]"
         for key in ("show", "fade", "highlight"):
             check(scene, f"{where}.{key}", getattr(step, key))
-        if isinstance(step.camera, dict) and "frame" in step.camera:
-            check(scene, f"{where}.camera.frame", step.camera["frame"])
+        for key in ("camera", "camera_end"):
+            spec = getattr(step, key)
+            if isinstance(spec, dict) and "frame" in spec:
+                check(scene, f"{where}.{key}.frame", spec["frame"])
         for globs in links(step.text):
             check(scene, f"{where}.text", globs)
         a, at = step.animation, f"{where}.animation"
@@ -315,9 +326,11 @@ def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -
         if lens is not None and lens not in scene:
             problems.append(f"{name}: {at}.lens: no tensor {lens!r} in the model")
         tensor = a.get("tensor")
-        if a.kind in ("dot", "softmax") and tensor not in scene:
+        if a.kind in ("dot", "softmax", "add", "gelu", "weighted") and tensor not in scene:
             problems.append(f"{name}: {at}.tensor: no tensor {tensor!r} in the model")
-        elif a.kind == "softmax" and not all(n in scene for n in scene.softmax_boxes(tensor)):
+        elif a.kind in ("softmax", "weighted") and not all(
+            n in scene for n in scene.softmax_boxes(tensor)
+        ):
             problems.append(f"{name}: {at}.tensor: {tensor!r} is not an attention head's")
         if a.kind == "layernorm" and scene.layer_norm_boxes(a.get("prefix")) is None:
             problems.append(f"{name}: {at}.prefix: {a.get('prefix')!r} is not a layer norm")

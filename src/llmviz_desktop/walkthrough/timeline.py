@@ -28,7 +28,7 @@ def animation_tensors(scene, step: Step) -> list[int]:
         return expand_ordered(scene, a.get("tensors"))
     if a.kind == "lookup":
         return expand_ordered(scene, scene.embedding_boxes())
-    if a.kind == "dot":
+    if a.kind in ("dot", "add", "gelu", "weighted"):
         return expand(scene, [a.get("tensor")])
     if a.kind == "softmax":
         tensor = a.get("tensor")
@@ -116,7 +116,7 @@ def frame_at(
         camera = fly(cam_to, cam_end, phase(p, flown, 1.0))
     frame = WalkFrame(chapter.id, step_index, p, camera)
     frame.model = step.model or chapter.model
-    frame.step_camera, frame.framing = frame.camera, framing
+    frame.step_camera, frame.framing = cam_to, framing
     frame.t = focus_position(step, model)
 
     # what is computed when this step starts: the chapter's start state + earlier steps
