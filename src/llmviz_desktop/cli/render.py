@@ -173,7 +173,19 @@ def walk_report(state, frame) -> dict:
         "caption": walk.caption,
         "output_tokens": output_row(frame),
         "t": walk.t,
+        "subject": subject_report(state, frame),
     }
+
+
+def subject_report(state, frame) -> dict:
+    """The step's subject (its highlighted boxes that are drawn) and how the camera frames it
+    in the free area (scene/subject.py: span, largest tensor, part inside)."""
+    from ..scene.subject import measure_subject, subject_boxes
+
+    v, walk = state.view, frame.walk
+    boxes = subject_boxes(walk.highlight, walk.alpha)
+    free = tuple(float(x) for x in frame.free_area)
+    return measure_subject(frame.model.scene, v.camera, v.width, v.height, free, boxes).to_dict()
 
 
 def output_row(frame) -> str | None:
