@@ -537,7 +537,7 @@ class LlmvizWindow(mglw.WindowConfig):
             ids = [c.id for c in player.chapters.chapters]
             if s.chapter in ids:
                 player.set_chapter(ids.index(s.chapter))
-                player.goto_step(s.step)
+                player.goto_step(s.step, s.progress)  # the picture that was on screen
 
     def _save_if_changed(self) -> None:
         """Write the settings when they differ from what is on disk; a failure (a full disk)
@@ -561,9 +561,11 @@ class LlmvizWindow(mglw.WindowConfig):
         s.symlog, s.normalise = st.view.colors.symlog, st.view.colors.normalise
         player = st.controllers.player
         if player is not None and player.active and player.chapters.chapters:
+            # progress to 1 %: playing saves at most every SETTINGS_EVERY_S anyway
             s.chapter, s.step = player.chapter.id, player.step
+            s.progress = round(player.progress, 2)
         elif player is not None and not player.active:  # left: the next start explores freely
-            s.chapter, s.step = "", 0
+            s.chapter, s.step, s.progress = "", 0, 0.0
         if st.controllers.learning is not None:
             s.recent_checkpoints = st.controllers.learning.recent[:MAX_RECENT]
         return s

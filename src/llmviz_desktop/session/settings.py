@@ -29,6 +29,7 @@ class Settings:
     normalise: str = "tensor"
     chapter: str = ""  # walkthrough chapter id ('' none)
     step: int = 0
+    progress: float = 0.0  # within the step: a restart shows the picture that was on screen
     recent_checkpoints: list[str] = field(default_factory=list)  # latest first
 
 
@@ -61,6 +62,10 @@ def _validated(data: object) -> Settings:
         value, want = data[f.name], getattr(defaults, f.name)
         if isinstance(want, bool):
             ok = isinstance(value, bool)
+        elif isinstance(want, float):  # a fraction 0..1 (JSON may write 1.0 as 1)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and 0.0 <= value <= 1.0  # (NaN fails both comparisons)
+            value = float(value) if ok else value
         elif isinstance(want, int):
             ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 16
         elif isinstance(want, list):

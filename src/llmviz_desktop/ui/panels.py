@@ -383,6 +383,16 @@ def draw_labels(state: AppState, frame: Frame) -> None:
 _folder_text = {"value": ""}  # the model panel's folder field (kept between frames)
 
 
+def model_box(home: str, shown: str) -> tuple[list[str], int, bool]:
+    """(choices, the one the box names, whether it is locked): the box names the model on
+    screen; while a walkthrough step shows another than the user's, it is locked."""
+    choices = list(MODEL_CHOICES)
+    for name in (home, shown):  # a checkpoint folder given with --model, the scale scene
+        if name not in choices:
+            choices.append(name)
+    return choices, choices.index(shown), shown != home
+
+
 def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
     em = imgui.get_font_size()
     dock.place("llmviz")  # top of the left column
@@ -390,13 +400,18 @@ def draw_model_panel(state: AppState, frame: Frame, actions: UIActions) -> None:
     if imgui.begin("llmviz", None, flags)[0]:
         cfg = frame.model.config
         home = state.home
-        choices = list(MODEL_CHOICES)
-        if home.name not in choices:  # a checkpoint folder given with --model
-            choices.append(home.name)
-        changed, idx = imgui.combo("model", choices.index(home.name), choices)
+        # the box names the model on screen: a walkthrough step may show its own (gpt3 in the
+        # scale chapter, nano-sort for a shell); the user's choice (home) stays theirs, is
+        # what the settings remember, and comes back when they leave the walkthrough
+        choices, current, by_walk = model_box(home.name, frame.model.name)
+        imgui.begin_disabled(by_walk)
+        changed, idx = imgui.combo("model", current, choices)
+        imgui.end_disabled()
         uimap.mark("combo", "model")
-        if changed and choices[idx] != home.name:
+        if changed and not by_walk and choices[idx] != home.name:
             actions.load_model = choices[idx]
+        if by_walk:
+            imgui.text_disabled(f"shown by the walkthrough; yours: {home.name}")
         imgui.set_next_item_width(14 * em)
         entered, _folder_text["value"] = imgui.input_text_with_hint(
             "##folder",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from imgui_bundle import ImVec2, ImVec4, imgui
 
 from ..session.frame import Frame
+from ..session.stage import WALK_MODEL
 from ..session.state import AppState
 from ..walkthrough.player import SPEEDS
 from ..walkthrough.text import paragraphs
@@ -43,7 +44,8 @@ def draw_walkthrough_panel(state: AppState, frame: Frame, actions: WalkActions) 
     else:
         _chapters(player)
         home = state.home
-        if player.active and (home.params is None or home.config.task is None):
+        told = home.params is None or home.config.task is None
+        if player.active and told and frame.model.name == WALK_MODEL:  # not a step's own model
             imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + width)
             imgui.text_colored(  # session/stage.Stage.told: the chapters are about nano-sort
                 MUTED,
