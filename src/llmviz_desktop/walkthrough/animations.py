@@ -64,6 +64,21 @@ def _lookup(frame, step, p, model) -> None:
     frame.cells.append(Highlight(wpe, Role.SOURCE, -1, -1, t, t + 1))
     vocab = model.config.vocab
     letter = vocab[token] if vocab else str(token)
+    boxes = scene.boxes
+    if a < 1:
+        frame.notes.append(Note(f"{letter} = id {token}", column_top(boxes[wte], token), "above"))
+        frame.notes.append(Note(f"position {t}", column_top(boxes[wpe], t), "above"))
+    if 0.3 <= p < 0.85:
+        frame.notes.append(Note("+", column_top(boxes[emb], t, dy=1.0), "centre", 22.0, True))
+    if b >= 1:
+        e = float(boxes[emb].source.matrix(model.trace, model.params)[0, t])
+        tk = float(boxes[tok].source.matrix(model.trace, model.params)[0, t])
+        ps = float(boxes[pos].source.matrix(model.trace, model.params)[0, t])
+        text = f"{fmt(tk)} + {fmt(ps)} = {fmt(e)}"
+        frame.notes.append(Note(text, boxes[emb].cell_center(0, t), "right", strong=True))
+        frame.caption.append(
+            f"row 0 of column {t}: token {fmt(tk)} + position {fmt(ps)} = {fmt(e)}"
+        )
     frame.caption.append(
         f"position t = {t}: token {letter!r} (id {token}) -> column {token} of wte"
     )
@@ -292,34 +307,71 @@ def _dot(frame, step, p, model) -> None:
             frame.caption.append(f"{box.title}[{i}, {j}] = {fmt(result)}")
 
 
+def gather(frame, starts, values, like: int, dest, u: float, **tile) -> None:
+    """Tiles with `values` leave `starts` one shortly after another and converge on `dest`
+    (an aggregate being computed from a column: a max, a sum, a mean)."""
+    n = len(starts)
+    for k, (a, v) in enumerate(zip(starts, values, strict=True)):
+        w = phase(u, 0.4 * k / max(n, 1), 0.4 * k / max(n, 1) + 0.6)
+        if 0 < w < 1:
+            frame.tiles.append(Tile(between(a, dest, w, lift=2.0), float(v), like, **tile))
+
+
 def _softmax(frame, step, p, model) -> None:
+    """One query's column of scores: computed, its future keys masked, the scores gathering
+    into their max, then e^(s - max) gathering into the sum, then the weights appearing as
+    the division; each aggregate's number written beside it."""
     scene, t = model.scene, frame.t
     names = scene.softmax_boxes(step.animation.get("tensor"))  # scores, max, expsum, probs
     idx = scene.index_of
     T = scene.n_tokens
     parts = [idx[n] for n in names]
-    spans = [(0.0, 0.25), (0.3, 0.45), (0.5, 0.65), (0.7, 0.85)]
+    spans = [(0.0, 0.2), (0.3, 0.45), (0.5, 0.65), (0.7, 0.85)]
     for box, (a, b) in zip(parts, spans, strict=True):
         frame.reveal[box] = ((t + phase(p, a, b)) / T, ORDER_CODE["columns"])
     if p >= 0.9:
         for box in parts:
             frame.reveal[box] = ((t + 1 + phase(p, 0.9, 1.0) * (T - t - 1)) / T, 0)
-    s_box = scene.boxes[parts[0]]
+    s_box, m_box, e_box, p_box = (scene.boxes[k] for k in parts)
     rows = s_box.rows
     frame.cells.append(Highlight(parts[0], Role.LINE, -1, -1, t, t + 1))
-    if 0.25 <= p < 0.5 and t + 1 < rows:  # the masked (future) keys of this query
-        frame.cells.append(Highlight(parts[0], Role.SOURCE, t + 1, rows, t, t + 1))
     trace = model.trace
     _, smax, expsum, probs = names
+    scores = s_box.source.matrix(trace, model.params)[:, t].astype(np.float64)
+    mx, total = float(trace[smax][0, t]), float(trace[expsum][0, t])
+    weights = trace[probs][0, t, : t + 1].astype(np.float64)
+    seen = list(range(t + 1))  # the keys this query may see
+    if 0.2 <= p < 0.5 and t + 1 < rows:  # the masked (future) keys of this query
+        frame.cells.append(Highlight(parts[0], Role.SOURCE, t + 1, rows, t, t + 1))
+        frame.notes.append(Note("future: −∞", s_box.cell_center(min(t + 2, rows - 1), t), "right"))
+    starts = [s_box.cell_center(k, t) for k in seen]
+    if 0.3 <= p < 0.5:
+        gather(frame, starts, scores[seen], parts[0], m_box.cell_center(0, t), phase(p, 0.3, 0.45))
+    if p >= 0.42:
+        frame.notes.append(Note(f"max {fmt(mx)}", m_box.cell_center(0, t), "right", 13.0))
+    if 0.5 <= p < 0.7:
+        exps = np.exp(scores[seen] - mx)
+        at = e_box.cell_center(0, t)
+        gather(frame, starts, exps, parts[2], at, phase(p, 0.5, 0.65), kind=2, norm=1.0)
+    if p >= 0.62:
+        note = f"Σ e^(s−max) {fmt(total)}"
+        frame.notes.append(Note(note, e_box.cell_center(0, t), "right", 13.0))
+    if p >= 0.7:
+        top = int(np.argmax(weights))
+        frame.cells.append(Highlight(parts[3], Role.CELL, top, top + 1, t, t + 1))
+        text = f"÷ Σ: key {top} gets {weights[top]:.3f}"
+        frame.notes.append(Note(text, p_box.cell_center(top, t), "right", strong=True))
     frame.caption += [
         f"query t = {t} sees keys 0..{t}; keys {t + 1}..{T - 1} are masked (-inf)",
-        f"max = {float(trace[smax][0, t]):.4g}, "
-        f"sum of exp(s - max) = {float(trace[expsum][0, t]):.4g}",
-        "probabilities: " + ", ".join(f"{v:.3f}" for v in trace[probs][0, t, : t + 1]),
+        f"max = {mx:.4g}, sum of exp(s - max) = {total:.4g}",
+        "probabilities: " + ", ".join(f"{v:.3f}" for v in weights),
     ]
 
 
 def _layernorm(frame, step, p, model) -> None:
+    """Column t of the stream: its values gather into the mean, their squared distances
+    from it into rstd, then the normalised, scaled and shifted column appears; each number
+    written beside its cell."""
     scene, t = model.scene, frame.t
     prefix = step.animation.get("prefix")
     ln = scene.layer_norm_boxes(prefix)
@@ -340,6 +392,27 @@ def _layernorm(frame, step, p, model) -> None:
     trace = model.trace
     mu, rstd = float(trace[ln["mean"]][0, t]), float(trace[ln["rstd"]][0, t])
     eps = model.config.layer_norm_epsilon
+    mean_box, rstd_box, out_box = (scene.boxes[k] for k in parts)
+    src = [s for s in _operands(scene, ln["mean"], 0, t, model) if s.cols is not None]
+    if src:
+        x_k = idx[src[0].box]
+        x_box = scene.boxes[x_k]
+        x = x_box.source.matrix(trace, model.params)[:, t].astype(np.float64)
+        starts = [x_box.cell_center(r, t) for r in range(x_box.rows)]
+        frame.cells.append(Highlight(x_k, Role.SOURCE, -1, -1, t, t + 1))
+        if p < 0.22:
+            gather(frame, starts, x, x_k, mean_box.cell_center(0, t), phase(p, 0.0, 0.2))
+        if 0.25 <= p < 0.47:
+            sq = (x - mu) ** 2
+            at = rstd_box.cell_center(0, t)
+            gather(frame, starts, sq, parts[1], at, phase(p, 0.25, 0.45), kind=2)
+    if p >= 0.15:
+        frame.notes.append(Note(f"μ {fmt(mu)}", mean_box.cell_center(0, t), "right", 13.0))
+    if p >= 0.4:
+        frame.notes.append(Note(f"rstd {fmt(rstd)}", rstd_box.cell_center(0, t), "right", 13.0))
+    if 0.5 <= p < 0.8:
+        z = out_box.cell_center(0, t)
+        frame.notes.append(Note("(x − μ)·rstd·γ + β", z, "right", strong=True))
     frame.caption += [  # each number named by what it is: rstd includes ε, it is not 1/std
         f"column t = {t}: mean μ = {mu:.4g}, rstd = 1/√(σ² + ε) = {rstd:.4g} "
         f"(√(σ² + ε) = {1 / rstd:.4g}, ε = {eps:g})",
@@ -350,6 +423,37 @@ def _layernorm(frame, step, p, model) -> None:
 def _stack(frame, step, p, model) -> None:
     boxes = [k for k in range(len(model.scene.boxes)) if computed(model.scene, k)]
     reveal_sequence(frame, boxes, p, ORDER_CODE["columns"])
+
+
+BAR_CELLS = 16.0  # a probability of 1 is this many cells long
+MAX_BARS = 8
+
+
+def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
+    """The next-token distribution as bars standing out to the right of `anchor` (the
+    probabilities box, one row per token; or the stream a logit lens reads), level with
+    column t's rows, each labelled with its token and probability."""
+    box = scene.boxes[anchor]
+    x0 = box.max_corner[0] + 4.0  # clear of the row letters and the flow's '+'
+    lines = min(len(probs), MAX_BARS)
+    order = np.argsort(-np.asarray(probs))[:lines] if len(probs) > lines else range(lines)
+    own_rows = anchor == scene.index_of.get(A.PROBS.name()) and box.rows == len(probs)
+    mid = box.origin[1] - box.size[1] / 2 + 1.6 * lines / 2
+    z = box.origin[2] + 0.5
+    for n, v in enumerate(order):
+        # level with the token's own row of the probabilities; beside a stream, stacked at
+        # its middle
+        y = box.cell_center(int(v), t)[1] if own_rows else mid - 1.6 * n - 0.8
+        length = max(BAR_CELLS * float(probs[v]), 0.05)
+        at = (x0 + length / 2, y, z)
+        frame.tiles.append(
+            Tile(at, float(probs[v]), anchor, (length, 1.0, 1.0), kind=2, norm=1.0, lit=True)
+        )
+        frame.notes.append(Note(f"{vocab[v]} {probs[v]:.3f}", (x0 + length, y, z), "right", 13.0))
+    # the camera takes the bars in, with the box they stand beside
+    lo = np.asarray(box.min_corner, float)
+    hi = np.maximum(box.max_corner, (x0 + BAR_CELLS + 6.0, box.max_corner[1], z))
+    look_at(frame, lo, hi, phase(frame.progress, 0.0, 0.15), margin=1.15)
 
 
 def _sample(frame, step, p, model) -> None:
@@ -389,6 +493,7 @@ def _sample(frame, step, p, model) -> None:
         temperature, top_k = app.temperature, app.top_k
     probs = next_token_distribution(logits[None], temperature, top_k)[0]
     frame.bars = [(vocab[v], float(probs[v])) for v in range(V)]
+    bars_in_scene(frame, scene, idx[stream] if stream else idx[A.PROBS.name()], t, probs, vocab)
     k_text = "top-k = all" if not top_k else f"top-k = {top_k}" + (" (all)" if top_k >= V else "")
     if sweep is not None or stream is not None:
         # a sweep (or a lens) shows what a setting does: the caption says which, and what
@@ -445,15 +550,27 @@ def _autoregressive(frame, step, p, model) -> None:
     frame.reveal[out] = ((col + (1.0 if q >= 0.6 else 0.0)) / T, 0)
     if q >= 0.6:
         frame.cells.append(Highlight(out, Role.CELL, -1, -1, col, col + 1))
+    vocab = model.config.vocab
+    pred = int(np.argmax(model.trace[A.PROBS.name()][0, col]))
+    letter = vocab[pred] if vocab else str(pred)
+    out_box, in_box = scene.boxes[out], scene.boxes[inp]
+    if q >= 0.6:
+        frame.notes.append(
+            Note(f"next: {letter}", out_box.cell_center(0, col), "below", 20.0, True)
+        )
     if q >= 0.8 and col + 1 < T:
-        frame.ghosts.append(Ghost(out, col, inp, col + 1, phase(q, 0.8, 1.0)))
+        u = phase(q, 0.8, 1.0)
+        frame.ghosts.append(Ghost(out, col, inp, col + 1, u))
+        # the letter rides with it, large enough to follow down the whole model
+        at = between(out_box.cell_center(0, col), in_box.cell_center(0, col + 1), u)
+        frame.notes.append(Note(letter, at, "centre", 26.0, True))
+    if 0 < wave < 1:  # the new column lights up as the wave passes through the stack
+        k_now = done[min(int(wave * n), n - 1)]
+        frame.cells.append(Highlight(k_now, Role.LINE, -1, -1, col, col + 1))
     if p >= 1.0:
         for k in done + [inp, out]:
             frame.reveal.pop(k, None)
-    vocab = model.config.vocab
     tokens = model.trace.tokens[0]
-    pred = int(np.argmax(model.trace[A.PROBS.name()][0, col]))
-    letter = vocab[pred] if vocab else str(pred)
     prefix = "".join(vocab[int(v)] for v in tokens[: col + 1]) if vocab else ""
     frame.caption += [
         f"step {g + 1} of {n_new}: the model reads {prefix!r} and predicts {letter!r} at t = {col}",
