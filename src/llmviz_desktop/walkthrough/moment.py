@@ -34,7 +34,7 @@ class WalkFrame:
     bars: list[tuple[str, float]] | None = None  # next-token probabilities (sample step)
     model: str | None = None  # the model this moment shows (None: the app's)
     t: int = 0  # token position in focus
-    step_camera: Camera | None = None  # where the step's own camera is (flown to) at this moment
+    step_camera: Camera | None = None  # the camera the step flies to (its own view)
     framing: Framing | None = None  # for animations whose camera follows the action
 
     @property
