@@ -499,8 +499,6 @@ def _sample(frame, step, p, model) -> None:
         # a sweep (or a lens) shows what a setting does: the caption says which, and what
         # one fixed random number u (from the app's seed) would pick under it
         frame.cells.append(Highlight(idx[A.PROBS.name()], Role.LINE, -1, -1, t, t + 1))
-        z = ", ".join(f"{vocab[v]} {logits[v]:.3g}" for v in range(min(V, 8)))
-        frame.caption.append(f"{source} at t = {t}: z = {z}")
         if temperature <= 0 or top_k == 1:
             how = f"greedy (T = {temperature:.2f}, {k_text})"
             chosen = int(np.argmax(probs))
@@ -509,6 +507,14 @@ def _sample(frame, step, p, model) -> None:
             chosen = sampling.draw(probs, u)
             how = f"sampled (T = {temperature:.2f}, {k_text}, u = {u:.2f})"
         frame.caption.append(f"{how}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+        z = ", ".join(f"{vocab[v]} {logits[v]:.3g}" for v in range(min(V, 8)))
+        frame.caption.append(f"{source} at t = {t}: z = {z}")
+        if sweep is not None and frame.tiles:  # the setting in 3D too, above the bars
+            bars = frame.tiles[-min(V, MAX_BARS) :]
+            x = min(b.at[0] - b.size[0] / 2 for b in bars)
+            top = max(b.at[1] for b in bars) + 1.6
+            setting = f"T = {temperature:.2f} · {k_text}"
+            frame.notes.append(Note(setting, (x, top, bars[0].at[2]), "right", 15.0, strong=True))
         return
     frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
     if p >= 0.5:  # then the choice drops into the output row
