@@ -184,7 +184,8 @@ def subject_report(state, frame) -> dict:
 
     v, walk = state.view, frame.walk
     boxes = subject_boxes(walk.highlight, walk.alpha)
-    free = tuple(float(x) for x in frame.free_area)
+    x0, y0, x1, y1 = (float(x) for x in frame.free_area)
+    free = (x0, y0, x1, y1)
     return measure_subject(frame.model.scene, v.camera, v.width, v.height, free, boxes).to_dict()
 
 
