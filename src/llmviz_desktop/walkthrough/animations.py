@@ -762,6 +762,54 @@ def _weighted(frame, step, p, model) -> None:
         frame.reveal[o_k] = ((t + 1 + phase(p, 0.78, 1.0) * (T - t - 1)) / T, 0)
 
 
+def _compare(frame, step, p, model) -> None:
+    """Visit boxes in turn (the heads' attention weights, one behind another): the camera
+    frames each alone while the boxes of the other heads of its layer step back, its columns
+    fill in, and what position t attends to most is written beside it; then all together."""
+    scene, t = model.scene, frame.t
+    boxes = expand_ordered(scene, step.animation.get("tensors"))
+    if not boxes:
+        return
+    n = len(boxes)
+    visiting = min(int(phase(p, 0.0, 0.85) * n), n - 1) if p < 0.85 else None
+    for m, k in enumerate(boxes):
+        u = phase(p, 0.85 * m / n, 0.85 * (m + 0.6) / n)
+        frame.reveal[k] = (u, ORDER_CODE["columns"])
+    if visiting is None:
+        return
+    k = boxes[visiting]
+    box = scene.boxes[k]
+    for j, other in enumerate(scene.boxes):  # the other heads of the layer step back
+        if other.layer == box.layer and other.head is not None and other.head != box.head:
+            frame.alpha[j] = min(frame.alpha.get(j, 1.0), SPOTLIGHT_ALPHA)
+    weights = box.source.matrix(model.trace, model.params)[:, t].astype(np.float64)
+    top = int(np.argmax(weights))
+    frame.cells.append(Highlight(k, Role.CELL, top, top + 1, t, t + 1))
+    frame.cells.append(Highlight(k, Role.LINE, -1, -1, t, t + 1))
+    text = f"head {box.head + 1 if box.head is not None else '?'}: t = {t} looks at key {top}"
+    frame.notes.append(
+        Note(f"{text} ({weights[top]:.2f})", box.cell_center(top, t), "right", strong=True)
+    )
+    frame.caption.append(
+        f"{box.title}, column t = {t}: " + ", ".join(f"{w:.2f}" for w in weights[: t + 1])
+    )
+    seg = 0.85 / n
+    u = phase(p, seg * visiting, seg * visiting + 0.3 * seg)
+    if visiting > 0:
+        u = 1.0  # from one head straight to the next
+        prev = scene.boxes[boxes[visiting - 1]]
+        v = phase(p, seg * visiting, seg * visiting + 0.3 * seg)
+        look_at(frame, prev.min_corner, prev.max_corner, 1.0, margin=1.6)
+        mid = frame.camera
+        frame.camera = mid
+        if frame.framing is not None and frame.step_camera is not None:
+            base = frame.step_camera
+            here = frame.framing.boxes(box.min_corner, box.max_corner, base.yaw, base.pitch, 1.6)
+            frame.camera = fly(mid, here, ease(v))
+        return
+    look_at(frame, box.min_corner, box.max_corner, u, margin=1.6)
+
+
 ANIMATE = {
     "none": _none,
     "reveal": _reveal,
@@ -775,4 +823,5 @@ ANIMATE = {
     "add": _add,
     "gelu": _gelu,
     "weighted": _weighted,
+    "compare": _compare,
 }

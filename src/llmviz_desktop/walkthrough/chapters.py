@@ -33,6 +33,7 @@ ANIMATIONS: dict[str, dict[str, type]] = {
     "add": {"tensor": str},
     "gelu": {"tensor": str},
     "weighted": {"tensor": str},
+    "compare": {"tensors": list},
 }
 REQUIRED_ANIMATION_FIELDS = {
     "reveal": ("tensors",),
@@ -42,6 +43,7 @@ REQUIRED_ANIMATION_FIELDS = {
     "add": ("tensor",),
     "gelu": ("tensor",),
     "weighted": ("tensor",),
+    "compare": ("tensors",),
 }
 REVEAL_ORDERS = ("columns", "rows", "cells", "all")
 MAX_FILE_BYTES = 256 * 1024
@@ -320,7 +322,7 @@ def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -
         for globs in links(step.text):
             check(scene, f"{where}.text", globs)
         a, at = step.animation, f"{where}.animation"
-        if a.kind == "reveal":
+        if a.kind in ("reveal", "compare"):
             check(scene, f"{at}.tensors", a.get("tensors"))
         lens = a.get("lens")
         if lens is not None and lens not in scene:

@@ -24,7 +24,7 @@ CAMERA_FLY_SECONDS = 1.5  # a step's camera move takes this long (or 40% of a sh
 def animation_tensors(scene, step: Step) -> list[int]:
     """The boxes a step's animation computes (fully revealed once the step is over)."""
     a = step.animation
-    if a.kind == "reveal":
+    if a.kind in ("reveal", "compare"):
         return expand_ordered(scene, a.get("tensors"))
     if a.kind == "lookup":
         return expand_ordered(scene, scene.embedding_boxes())
