@@ -159,17 +159,10 @@ def test_the_plain_bars_step_says_what_the_app_did(chapter, nano):
     assert frame.caption[1].startswith("at T = 3 the bars would read A 0.998")
 
 
-BARS_BESIDE_PROBS = (
-    "the 3D bars stand beside the probabilities box and the camera (animations.bars_in_scene)"
-    " takes them in: the box itself spans 26 % of the free area's width; for the lead to decide"
-    " (count the bars as the subject, or stand them elsewhere)"
-)
-
-
 @pytest.mark.gl
 @pytest.mark.parametrize(
     "n",
-    [1, pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=BARS_BESIDE_PROBS)), 3, 4, 5],
+    [1, 2, 3, 4, 5],
 )
 def test_every_sampling_step_frames_its_subject(chapter, tmp_path, n):
     """In the render at progress 1 (1280x720) each step's highlighted tensors span at least

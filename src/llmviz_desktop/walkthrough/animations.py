@@ -425,7 +425,7 @@ def _stack(frame, step, p, model) -> None:
     reveal_sequence(frame, boxes, p, ORDER_CODE["columns"])
 
 
-BAR_CELLS = 16.0  # a probability of 1 is this many cells long
+BAR_CELLS = 16.0  # a probability of 1 is at most this many cells long
 MAX_BARS = 8
 
 
@@ -434,7 +434,10 @@ def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
     probabilities box, one row per token; or the stream a logit lens reads), level with
     column t's rows, each labelled with its token and probability."""
     box = scene.boxes[anchor]
-    x0 = box.max_corner[0] + 4.0  # clear of the row letters and the flow's '+'
+    x0 = box.max_corner[0] + 3.0  # clear of the row letters and the flow's '+'
+    # beside a wide flat box (the probabilities) short, so the box stays the subject of the
+    # view; beside a tall one (a stream) as long as fits its height
+    full = min(BAR_CELLS, max(0.6 * float(box.size[0]), 0.3 * float(box.size[1])))
     lines = min(len(probs), MAX_BARS)
     order = np.argsort(-np.asarray(probs))[:lines] if len(probs) > lines else range(lines)
     own_rows = anchor == scene.index_of.get(A.PROBS.name()) and box.rows == len(probs)
@@ -444,7 +447,7 @@ def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
         # level with the token's own row of the probabilities; beside a stream, stacked at
         # its middle
         y = box.cell_center(int(v), t)[1] if own_rows else mid - 1.6 * n - 0.8
-        length = max(BAR_CELLS * float(probs[v]), 0.05)
+        length = max(full * float(probs[v]), 0.05)
         at = (x0 + length / 2, y, z)
         frame.tiles.append(
             Tile(at, float(probs[v]), anchor, (length, 1.0, 1.0), kind=2, norm=1.0, lit=True)
@@ -452,8 +455,8 @@ def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
         frame.notes.append(Note(f"{vocab[v]} {probs[v]:.3f}", (x0 + length, y, z), "right", 13.0))
     # the camera takes the bars in, with the box they stand beside
     lo = np.asarray(box.min_corner, float)
-    hi = np.maximum(box.max_corner, (x0 + BAR_CELLS + 6.0, box.max_corner[1], z))
-    look_at(frame, lo, hi, phase(frame.progress, 0.0, 0.15), margin=1.15)
+    hi = np.maximum(box.max_corner, (x0 + full + 3.0, box.max_corner[1], z))
+    look_at(frame, lo, hi, phase(frame.progress, 0.0, 0.15), margin=1.05)
 
 
 def _sample(frame, step, p, model) -> None:

@@ -18,6 +18,10 @@ from .moment import FADED_ALPHA, WalkFrame, computed, expand, expand_ordered, ph
 
 __all__ = ["WalkFrame", "expand", "expand_ordered", "frame_at", "step_camera", "animation_tensors"]
 
+# animations that work one cell or column through in detail: on a box an earlier step has
+# already computed they leave the rest of it in place (a step's start is the previous step's
+# end); replays (stack, autoregressive) and reveals sweep again on purpose
+KEEPS_COMPUTED = ("dot", "softmax", "layernorm", "add", "gelu", "weighted", "compare")
 CAMERA_FLY_SECONDS = 1.5  # a step's camera move takes this long (or 40% of a short step)
 
 
@@ -137,5 +141,9 @@ def frame_at(
     frame.highlight = set(expand(scene, step.highlight))
 
     if model.trace is not None:
+        pending = set(frame.reveal)
         ANIMATE[step.animation.kind](frame, step, p, model)
+        if step.animation.kind in KEEPS_COMPUTED:  # a box earlier steps computed stays whole
+            for k in [k for k in frame.reveal if k not in pending]:
+                del frame.reveal[k]
     return frame
