@@ -36,7 +36,6 @@ SAME_BELOW = 0.01  # fewer changed pixels than this fraction of the free area: l
 # (chapter id, step number from 1): why the step does not hold yet
 KNOWN_UNFRAMED = {
     ("mlp", 2): "the gelu animation's close-up (animations.py) keeps the curve, not fc's top",
-    ("sampling", 2): "11-sampling.toml (owned elsewhere): its bars step frames a small subject",
 }
 KNOWN_STILL = {
     ("sampling", 2): "the sure bars: nothing moves between 0.3 and 1",
