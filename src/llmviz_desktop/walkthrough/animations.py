@@ -115,14 +115,16 @@ DOT_SPANS = {  # the parts of a dot-product step, as fractions of its progress
 }
 
 
-def look_at(frame, lo, hi, u: float, margin: float = 1.15) -> None:
+def look_at(frame, lo, hi, u: float, margin: float = 1.15, direction=None) -> None:
     """Turn the camera a fraction u (eased) from the step's camera toward one framing the
-    world bounds lo..hi from the same direction (the camera follows the action)."""
+    world bounds lo..hi from the same direction, or from `direction` (yaw, pitch) (the
+    camera follows the action)."""
     if frame.framing is None or frame.step_camera is None or u <= 0:
         return
     base = frame.step_camera
+    yaw, pitch = direction if direction is not None else (base.yaw, base.pitch)
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
-    close = frame.framing.boxes(lo, hi, base.yaw, base.pitch, margin)
+    close = frame.framing.boxes(lo, hi, yaw, pitch, margin)
     frame.camera = fly(frame.camera, close, ease(u))
 
 
@@ -538,6 +540,31 @@ def _sample(frame, step, p, model) -> None:
     )
 
 
+LOOP_WINDOW = 0.22  # the loop's close-up shows this share of the model's height
+LOOP_DIRECTION = (-24.0, 10.0)  # yaw, pitch: from the side the column stands tall
+
+
+def _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col) -> None:
+    """The loop's camera: a window on the model that rides down with the wave through the new
+    column, waits at the output row while the letter is chosen, and rides back up with the
+    letter into its input slot; after the last letter, the whole model (the step's view)."""
+    lo_all, hi_all = (np.asarray(v, float) for v in scene.bounds)
+    top, bottom = in_box.cell_center(0, col)[1], out_box.cell_center(0, col)[1]
+    if q < 0.6:
+        y = top + (bottom - top) * ease(wave)
+    elif q < 0.8 or g == n_new - 1:
+        y = bottom
+    else:
+        y = bottom + (top - bottom) * ease(phase(q, 0.8, 1.0))
+    half = 0.5 * LOOP_WINDOW * (hi_all[1] - lo_all[1])
+    y = float(np.clip(y, lo_all[1] + half, hi_all[1] - half))
+    lo = (lo_all[0], y - half, lo_all[2])
+    hi = (hi_all[0], y + half, hi_all[2])
+    first = phase(q, 0.0, 0.2) if g == 0 else 1.0  # ease in from the step's own view
+    last = phase(q, 0.75, 1.0) if g == n_new - 1 else 0.0  # and back out to it
+    look_at(frame, lo, hi, first - last, margin=1.05, direction=LOOP_DIRECTION)
+
+
 def _autoregressive(frame, step, p, model) -> None:
     """Token by token: the model runs on the prefix (a wave down the model through the new
     column), the chosen token is lit, then flies into the next input slot."""
@@ -579,6 +606,7 @@ def _autoregressive(frame, step, p, model) -> None:
     if p >= 1.0:
         for k in done + [inp, out]:
             frame.reveal.pop(k, None)
+    _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col)
     tokens = model.trace.tokens[0]
     prefix = "".join(vocab[int(v)] for v in tokens[: col + 1]) if vocab else ""
     frame.caption += [
