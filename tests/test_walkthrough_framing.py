@@ -39,7 +39,6 @@ KNOWN_UNFRAMED = {
 }
 KNOWN_STILL = {
     ("sampling", 2): "the sure bars: nothing moves between 0.3 and 1",
-    ("autoregressive", 2): "the loop's 3D animation is still being built",
 }
 
 
