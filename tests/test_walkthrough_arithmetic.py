@@ -187,7 +187,7 @@ def test_weighted_sum_flies_each_value_column_with_its_weight(chapters, nano):
 
 
 def test_probability_bars_stand_beside_the_vocabulary(chapters, nano):
-    f = at(chapters, nano, "sampling", 2, 0.5)
+    f = at(chapters, nano, "sampling", 2, 0.52)  # grown, the choice not yet falling
     bars = [tile for tile in f.tiles if tile.size[0] != 1.0 or tile.kind == 2]
     assert len(bars) == 3
     probs = nano.trace[A.PROBS.name()][0, f.t]
@@ -197,6 +197,17 @@ def test_probability_bars_stand_beside_the_vocabulary(chapters, nano):
     assert np.allclose(sorted(lengths), sorted(np.maximum(full * probs, 0.05)), atol=1e-6)
     labels = [t for t in texts(f) if t[:1] in "ABC"]
     assert sorted(t[0] for t in labels) == ["A", "B", "C"]
+
+
+def test_the_chosen_letter_drops_from_its_bar_into_the_output_row(chapters, nano):
+    chosen = nano.output_text[0]
+    falling = at(chapters, nano, "sampling", 2, 0.65)
+    assert chosen in texts(falling)
+    end = at(chapters, nano, "sampling", 2, 1.0)
+    assert f"chosen: {chosen}" in texts(end)
+    growing = at(chapters, nano, "sampling", 2, 0.1)
+    grown = at(chapters, nano, "sampling", 2, 0.52)
+    assert max(t.size[0] for t in growing.tiles) < max(t.size[0] for t in grown.tiles)
 
 
 def test_the_loop_writes_the_flying_letter(chapters, nano):

@@ -34,12 +34,8 @@ PIXEL_STEP = 24  # of 255: a channel change a viewer notices
 SAME_BELOW = 0.01  # fewer changed pixels than this fraction of the free area: looks the same
 
 # (chapter id, step number from 1): why the step does not hold yet
-KNOWN_UNFRAMED = {
-    ("mlp", 2): "the gelu animation's close-up (animations.py) keeps the curve, not fc's top",
-}
-KNOWN_STILL = {
-    ("sampling", 2): "the sure bars: nothing moves between 0.3 and 1",
-}
+KNOWN_UNFRAMED: dict[tuple[str, int], str] = {}
+KNOWN_STILL: dict[tuple[str, int], str] = {}
 
 
 @pytest.fixture(scope="module")

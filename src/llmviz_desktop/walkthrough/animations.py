@@ -431,10 +431,13 @@ BAR_CELLS = 16.0  # a probability of 1 is at most this many cells long
 MAX_BARS = 8
 
 
-def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
+def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab, labels=None) -> dict:
     """The next-token distribution as bars standing out to the right of `anchor` (the
     probabilities box, one row per token; or the stream a logit lens reads), level with
-    column t's rows, each labelled with its token and probability."""
+    column t's rows, each labelled with its token and probability (`labels`: the numbers
+    written, when the bars are still growing toward them). The bars' ends, by token."""
+    labels = probs if labels is None else labels
+    ends = {}
     box = scene.boxes[anchor]
     x0 = box.max_corner[0] + 3.0  # clear of the row letters and the flow's '+'
     # beside a wide flat box (the probabilities) short, so the box stays the subject of the
@@ -454,11 +457,13 @@ def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab) -> None:
         frame.tiles.append(
             Tile(at, float(probs[v]), anchor, (length, 1.0, 1.0), kind=2, norm=1.0, lit=True)
         )
-        frame.notes.append(Note(f"{vocab[v]} {probs[v]:.3f}", (x0 + length, y, z), "right", 13.0))
+        ends[int(v)] = (x0 + length, y, z)
+        frame.notes.append(Note(f"{vocab[v]} {labels[v]:.3f}", ends[int(v)], "right", 13.0))
     # the camera takes the bars in, with the box they stand beside
     lo = np.asarray(box.min_corner, float)
     hi = np.maximum(box.max_corner, (x0 + full + 3.0, box.max_corner[1], z))
     look_at(frame, lo, hi, phase(frame.progress, 0.0, 0.15), margin=1.05)
+    return ends
 
 
 def _sample(frame, step, p, model) -> None:
@@ -498,7 +503,9 @@ def _sample(frame, step, p, model) -> None:
         temperature, top_k = app.temperature, app.top_k
     probs = next_token_distribution(logits[None], temperature, top_k)[0]
     frame.bars = [(vocab[v], float(probs[v])) for v in range(V)]
-    bars_in_scene(frame, scene, idx[stream] if stream else idx[A.PROBS.name()], t, probs, vocab)
+    grow = 1.0 if sweep is not None or stream is not None else ease(phase(p, 0.0, 0.5))
+    anchor = idx[stream] if stream else idx[A.PROBS.name()]
+    bar_ends = bars_in_scene(frame, scene, anchor, t, probs * grow, vocab, probs)
     k_text = "top-k = all" if not top_k else f"top-k = {top_k}" + (" (all)" if top_k >= V else "")
     if sweep is not None or stream is not None:
         # a sweep (or a lens) shows what a setting does: the caption says which, and what
@@ -522,8 +529,9 @@ def _sample(frame, step, p, model) -> None:
             frame.notes.append(Note(setting, (x, top, bars[0].at[2]), "right", 15.0, strong=True))
         return
     frame.cells.append(Highlight(idx[A.PROBS.name()], Role.SOURCE, -1, -1, t, t + 1))
-    if p >= 0.5:  # then the choice drops into the output row
-        frame.cells.append(Highlight(idx[A.OUTPUT_TOKENS.name()], Role.CELL, -1, -1, t, t + 1))
+    out_k = idx[A.OUTPUT_TOKENS.name()]
+    if p >= 0.8:  # then the choice drops into the output row
+        frame.cells.append(Highlight(out_k, Role.CELL, -1, -1, t, t + 1))
     chosen = int(np.argmax(trace[A.PROBS.name()][0, t]))
     g = t - (n_input - 1)  # which generated token position t chose (the input's own are fed)
     if not app.greedy and cfg.vocab and 0 <= g < len(model.output_text):
@@ -533,6 +541,18 @@ def _sample(frame, step, p, model) -> None:
     else:
         how = "greedy choice"
     frame.caption.append(f"{how} at t = {t}: {vocab[chosen]!r} (p = {probs[chosen]:.4f})")
+    # the chosen letter leaves its bar and drops into the output row's cell
+    fall = phase(p, 0.55, 0.8)
+    out_box = scene.boxes[out_k]
+    cell = out_box.cell_center(0, t)
+    if out_k in frame.reveal:  # the row not computed yet: the choice fills its cell
+        done = frame.reveal[out_k][0] * out_box.cols
+        frame.reveal[out_k] = (max(done, t + (1.0 if fall >= 1 else 0.0)) / out_box.cols, 0)
+    if 0 < fall < 1 and bar_ends:
+        at = between(bar_ends.get(chosen, cell), cell, fall)
+        frame.notes.append(Note(vocab[chosen], at, "centre", 24.0, True))
+    elif fall >= 1:
+        frame.notes.append(Note(f"chosen: {vocab[chosen]}", cell, "below", strong=True))
     hot = next_token_distribution(logits[None], sampling.SWEEP_TEMPERATURES[1], None)[0]
     frame.caption.append(
         f"at T = {sampling.SWEEP_TEMPERATURES[1]:g} the bars would read "
@@ -744,8 +764,10 @@ def _gelu(frame, step, p, model) -> None:
         frame.caption.append(
             f"all {n} values of column t = {t} through the curve; then every column"
         )
-    lo, hi = np.minimum(x_box.min_corner, g.min_corner), at(hi_x, hi_y)
-    look_at(frame, lo, hi, phase(p, 0.0, 0.15), margin=1.08)
+    # close on the box and its curve while the column goes through it; the step's own view
+    # (both boxes) as every other column follows
+    lo, hi = np.asarray(g.min_corner, float), np.maximum(g.max_corner, at(hi_x, hi_y))
+    look_at(frame, lo, hi, phase(p, 0.0, 0.15) - phase(p, 0.78, 0.95), margin=1.08)
 
 
 def _weighted(frame, step, p, model) -> None:
