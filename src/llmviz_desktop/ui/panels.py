@@ -216,10 +216,13 @@ def _col(r: float, g: float, b: float, a: float = 1.0) -> int:
     return imgui.get_color_u32(ImVec4(r, g, b, a))
 
 
+MAX_FOCUS_TITLES = 12  # a step about more boxes (the whole model) gets the ordinary titles
+
+
 def label_focus(frame: Frame) -> list[str]:
     """The boxes in focus, first first: the hovered (or pinned) box, then the walkthrough's."""
     names = [frame.hover.hit.box.name] if frame.hover is not None else []
-    if frame.walk is not None:
+    if frame.walk is not None and len(frame.walk.highlight) <= MAX_FOCUS_TITLES:
         boxes = frame.model.scene.boxes
         names += [boxes[i].name for i in sorted(frame.walk.highlight) if 0 <= i < len(boxes)]
     return names
