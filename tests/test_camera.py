@@ -127,3 +127,18 @@ def test_bad_camera_json_is_one_line(text, fragment):
 def test_camera_json_round_trip():
     cam = CAMERAS[1]
     assert Camera.from_dict(cam.to_dict()) == cam
+
+
+def test_a_long_flight_backs_away_instead_of_grazing_the_boxes_between():
+    """From a close view at the top of a tall model to one at its bottom: half-way the camera
+    is at least as far back as the distance travelled is long (times FLY_BACK_AWAY), never
+    closer than either end."""
+    from llmviz_desktop.scene.camera import FLY_BACK_AWAY
+
+    a = Camera(target=(0.0, 0.0, 0.0), distance=40.0)
+    b = Camera(target=(0.0, -2000.0, 0.0), distance=60.0)
+    mid = fly(a, b, 0.5)
+    assert mid.distance >= FLY_BACK_AWAY * 2000.0 * 0.99
+    assert all(fly(a, b, t / 20).distance >= 40.0 for t in range(21))
+    near = Camera(target=(1.0, 0.0, 0.0), distance=40.0)  # a short move: no detour
+    assert fly(a, near, 0.5).distance == pytest.approx(40.0)

@@ -192,9 +192,14 @@ def smoothstep(t: float) -> float:
     return t * t * (3 - 2 * t)
 
 
+FLY_BACK_AWAY = 0.9  # mid-flight, at least this far back per unit of the target's travel
+
+
 def fly(start: Camera, end: Camera, t: float) -> Camera:
     """The camera at progress t of an animated move: eased, distance interpolated in log space
-    (so zooming feels uniform), yaw the short way round. fly(a, b, 0) == a, fly(a, b, 1) == b."""
+    (so zooming feels uniform), yaw the short way round. fly(a, b, 0) == a, fly(a, b, 1) == b.
+    A move across more than the views' own size also backs away on the way (zoom out, pan,
+    zoom in), so it never passes close to the boxes in between."""
     if t <= 0:
         return start
     if t >= 1:
@@ -202,6 +207,8 @@ def fly(start: Camera, end: Camera, t: float) -> Camera:
     s = smoothstep(t)
     target = np.asarray(start.target) + (np.asarray(end.target) - np.asarray(start.target)) * s
     distance = math.exp(math.log(start.distance) * (1 - s) + math.log(end.distance) * s)
+    travel = float(np.linalg.norm(np.asarray(end.target) - np.asarray(start.target)))
+    distance = max(distance, FLY_BACK_AWAY * travel * math.sin(math.pi * s))
     dyaw = (end.yaw - start.yaw + 180.0) % 360.0 - 180.0
     return Camera(
         target=tuple(target),
