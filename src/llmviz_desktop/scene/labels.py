@@ -350,16 +350,16 @@ def _place_title(out, board, box, i, rect, measure, focused: bool) -> None:
 NOTE_GAP = 5.0  # pixels between a note and the point it is about
 
 
-def _note_rect(side: str, x: float, y: float, w: float, h: float) -> Rect:
+def _note_rect(side: str, x: float, y: float, w: float, h: float, gap: float = NOTE_GAP) -> Rect:
     if side == "below":
-        return (x - w / 2, y + NOTE_GAP, x + w / 2, y + NOTE_GAP + h)
+        return (x - w / 2, y + gap, x + w / 2, y + gap + h)
     if side == "left":
-        return (x - NOTE_GAP - w, y - h / 2, x - NOTE_GAP, y + h / 2)
+        return (x - gap - w, y - h / 2, x - gap, y + h / 2)
     if side == "right":
-        return (x + NOTE_GAP, y - h / 2, x + NOTE_GAP + w, y + h / 2)
+        return (x + gap, y - h / 2, x + gap + w, y + h / 2)
     if side == "centre":
         return (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-    return (x - w / 2, y - NOTE_GAP - h, x + w / 2, y - NOTE_GAP)  # above
+    return (x - w / 2, y - gap - h, x + w / 2, y - gap)  # above
 
 
 def _place_notes(out, board, notes, camera, width, height, measure) -> None:
@@ -374,8 +374,9 @@ def _place_notes(out, board, notes, camera, width, height, measure) -> None:
             continue
         w = measure(note.text, note.size)
         sides = [note.side] + [s for s in ("above", "right", "below", "left") if s != note.side]
-        for side in sides:
-            r = _note_rect(side, x, y, w, note.size)
+        # beside the point, then a little further out (past a note already at the point)
+        for gap, side in [(g, s) for g in (NOTE_GAP, 4 * NOTE_GAP) for s in sides]:
+            r = _note_rect(side, x, y, w, note.size, gap)
             if board.free(r, margin=2.0):
                 board.take(r)
                 kind = "result" if note.strong else "note"

@@ -29,6 +29,9 @@ def _column_reveal(frame, box: int, cols_done: float, n_cols: int) -> None:
     frame.reveal[box] = (min(cols_done / n_cols, 1.0), ORDER_CODE["columns"])
 
 
+LOOKUP_DIRECTION = (-32.0, 12.0)  # yaw, pitch of the embedding lookup's view
+
+
 def _lookup(frame, step, p, model) -> None:
     """Token column of wte and column t of wpe fly into tok_emb / pos_emb, then both fly into
     emb and add; then every other position does the same at once."""
@@ -82,6 +85,11 @@ def _lookup(frame, step, p, model) -> None:
     frame.caption.append(
         f"position t = {t}: token {letter!r} (id {token}) -> column {token} of wte"
     )
+    # from the side, so the columns flying out of the tables (toward the viewer) read
+    parts = [boxes[k] for k in (wte, wpe, tok, pos, emb)]
+    lo = np.min([b.min_corner for b in parts], axis=0)
+    hi = np.max([b.max_corner for b in parts], axis=0)
+    look_at(frame, lo, hi, phase(p, 0.0, 0.12), margin=1.1, direction=LOOKUP_DIRECTION)
 
 
 def fmt(v: float) -> str:
@@ -408,6 +416,10 @@ def _layernorm(frame, step, p, model) -> None:
             sq = (x - mu) ** 2
             at = rstd_box.cell_center(0, t)
             gather(frame, starts, sq, parts[1], at, phase(p, 0.25, 0.45), kind=2)
+        # the column the statistics are gathered from stays in view while they are
+        lo = np.minimum(x_box.min_corner, rstd_box.min_corner)
+        hi = np.maximum(x_box.max_corner, mean_box.max_corner)
+        look_at(frame, lo, hi, phase(p, 0.0, 0.1) - phase(p, 0.45, 0.55), margin=1.1)
     if p >= 0.15:
         frame.notes.append(Note(f"μ {fmt(mu)}", mean_box.cell_center(0, t), "right", 13.0))
     if p >= 0.4:
@@ -577,7 +589,9 @@ def _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col) -> None:
     else:
         y = bottom + (top - bottom) * ease(phase(q, 0.8, 1.0))
     half = 0.5 * LOOP_WINDOW * (hi_all[1] - lo_all[1])
-    y = float(np.clip(y, lo_all[1] + half, hi_all[1] - half))
+    # the window's centre stays far enough in that the rows at the ends (and the note under
+    # the output row) are in it
+    y = float(np.clip(y, lo_all[1] + 1.25 * half, hi_all[1] - half))
     lo = (lo_all[0], y - half, lo_all[2])
     hi = (hi_all[0], y + half, hi_all[2])
     first = phase(q, 0.0, 0.2) if g == 0 else 1.0  # ease in from the step's own view
