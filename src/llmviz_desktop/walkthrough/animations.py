@@ -136,8 +136,9 @@ def look_at(frame, lo, hi, u: float, margin: float = 1.15, direction=None) -> No
     frame.camera = fly(frame.camera, close, ease(u))
 
 
+STRIP_INPUT_DY, STRIP_PRODUCT_DY = 3.2, 1.7  # cells above the weight row: inputs, products
 SPOTLIGHT_ALPHA = 0.22  # the other boxes while an operation is worked through in close-up
-FOLLOW_CELLS = 9  # the close-up on the products: this many cells either side of the term
+FOLLOW_CELLS = 7  # the close-up on the products: this many cells either side of the term
 
 
 def _follow_dot(frame, p, w_box, row, n, k, sum_at, y_at) -> None:
@@ -145,7 +146,7 @@ def _follow_dot(frame, p, w_box, row, n, k, sum_at, y_at) -> None:
     out, then close along the weight row with the term being multiplied, then on the sum, the
     bias and the output cell, and back to the operands at the end of the step."""
     terms, end = DOT_SPANS["terms"], DOT_SPANS["drop"][1]
-    top = np.asarray(w_box.cell_center(row, 0)) + (0.0, 3.0, 0.0)
+    top = np.asarray(w_box.cell_center(row, 0)) + (0.0, STRIP_INPUT_DY + 1.5, 0.0)
     bottom = np.asarray(w_box.cell_center(row, 0)) - (0.0, 1.0, 0.0)
     if p < terms[1]:
         c = float(np.clip(k, FOLLOW_CELLS, max(n - FOLLOW_CELLS, FOLLOW_CELLS)))
@@ -225,11 +226,13 @@ def _dot(frame, step, p, model) -> None:
     depth = float(w_box.size[2])
     front = 1.0 + 0.25 * depth
     w_at = [w_box.cell_center(row, k) for k in range(n)]
-    x_slot = [offset(a, dy=2.3, dz=front) for a in w_at]
-    p_slot = [offset(a, dy=1.15, dz=front) for a in w_at]
-    right_end = offset(w_box.cell_center(row, n - 1), dx=1.0, dy=1.15, dz=front)
-    sum_at = offset(b_at, dy=1.15, dz=front) if b_at is not None else right_end
-    p_norm = 1.0 / max(float(np.abs(prods).max()), 1e-12)
+    x_slot = [offset(a, dy=STRIP_INPUT_DY, dz=front) for a in w_at]
+    p_slot = [offset(a, dy=STRIP_PRODUCT_DY, dz=front) for a in w_at]
+    right_end = offset(w_box.cell_center(row, n - 1), dx=1.0, dy=STRIP_PRODUCT_DY, dz=front)
+    sum_at = offset(b_at, dy=STRIP_PRODUCT_DY, dz=front) if b_at is not None else right_end
+    # the products' own colour scale: a typical product at about half colour (a few large
+    # ones would leave the rest near black)
+    p_norm = 1.0 / max(2.5 * float(np.abs(prods).mean()), 1e-12)
 
     lift = phase(p, *DOT_SPANS["lift"])
     terms = phase(p, *DOT_SPANS["terms"])
@@ -260,7 +263,7 @@ def _dot(frame, step, p, model) -> None:
             frame.notes.append(
                 Note(
                     f"{fmt(x[k_now])} × {fmt(w_row[k_now])} = {fmt(prods[k_now])}",
-                    offset(x_slot[k_now], dy=0.8),
+                    offset(x_slot[k_now], dy=0.6),
                     "above",
                 )
             )
