@@ -16,6 +16,9 @@ from llmviz_desktop.scene.camera import Camera
 from llmviz_desktop.scene.framing import Framing, free_area
 from llmviz_desktop.scene.layout import build_scene
 from llmviz_desktop.scene.scale import (
+    GRID_PX,
+    LEADER_PX,
+    NEAR_PX,
     SCALE_MODELS,
     build_scale_scene,
     card_labels,
@@ -25,7 +28,7 @@ from llmviz_desktop.scene.scale import (
 )
 from llmviz_desktop.session.loaded import load_model
 from llmviz_desktop.walkthrough.chapters import load_chapters
-from llmviz_desktop.walkthrough.timeline import step_camera
+from llmviz_desktop.walkthrough.timeline import step_camera, step_end_camera
 
 W, H = 1280, 720
 
@@ -105,11 +108,16 @@ def test_load_model_scale_spec():
     assert load_model("nano-sort").scene.models == ()  # one model: no cards
 
 
-def _last_step_camera(scene) -> Camera:
+def _step_camera(scene, n: int, end: bool = True) -> Camera:
+    """The scale chapter's step n (from 1) camera at its end (progress 1) or its start."""
     chapter = load_chapters().by_id("scale")
-    step = chapter.steps[-1]
+    step = chapter.steps[n - 1]
     assert (step.model or chapter.model) == "scale"
-    return step_camera(step, scene, Framing(W, H), Camera())
+    return (step_end_camera if end else step_camera)(step, scene, Framing(W, H), Camera())
+
+
+def _last_step_camera(scene) -> Camera:
+    return _step_camera(scene, len(load_chapters().by_id("scale").steps))
 
 
 def _model_spans(scene, camera: Camera) -> dict[str, tuple[float, float]]:
@@ -186,3 +194,77 @@ def test_chapter_last_step_renders_the_scale_scene(tmp_path):
     for model, (a, b) in spans.items():  # drawn: some pixel of the free area in its columns
         cols = image[:, int(a) : max(int(np.ceil(b)), int(a) + 1)]
         assert (cols > 40).any(), model
+
+
+def _boxes_on_screen(scene, camera: Camera, rect) -> tuple[np.ndarray, np.ndarray]:
+    """Projected pixel rects of the boxes in front of the eye that reach into rect, and the
+    model each belongs to."""
+    from llmviz_desktop.scene.subject import projected_rects
+
+    rects, front = projected_rects(scene, camera, W, H, list(range(len(scene.boxes))))
+    x0, y0, x1, y1 = rect
+    on = (
+        front
+        & (rects[:, 2] >= x0)
+        & (rects[:, 0] <= x1)
+        & (rects[:, 3] >= y0)
+        & (rects[:, 1] <= y1)
+    )
+    models = np.array([b.name.split("/")[0] for b in scene.boxes])
+    return rects[on], models[on]
+
+
+def _gap(a, b) -> float:
+    """Pixels between two rects (0 when they touch or overlap)."""
+    return float(np.hypot(max(0.0, b[0] - a[2], a[0] - b[2]), max(0.0, b[1] - a[3], a[1] - b[3])))
+
+
+@pytest.mark.parametrize("n", [6, 7, 8, 9, 10])
+@pytest.mark.parametrize("end", [True, False])
+def test_cards_stand_beside_their_model_never_over_one(scene, n, end):
+    """Issue 15: at the start and end of every side-by-side step, a card covers no box of any
+    model and no other card, lies in the free area, and stands beside its own model (within
+    reach, a leader when apart); the models the step frames whole all have a card."""
+    rect = Framing(W, H).rect
+    camera = _step_camera(scene, n, end)
+    overlay = scale_overlay(scene, camera, W, H, rect)
+    boxes, owners = _boxes_on_screen(scene, camera, rect)
+    titles = [t for t in overlay.texts if t.kind == "card-title"]
+    assert len(titles) == len(overlay.cards) >= 1
+    for title, card in zip(titles, overlay.cards, strict=True):
+        x0, y0, x1, y1 = card
+        assert rect[0] <= x0 < x1 <= rect[2] and rect[1] <= y0 < y1 <= rect[3]
+        hit = (boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])
+        assert not hit.any(), (n, title.text, sorted(set(owners[hit])))
+        for other in overlay.cards:
+            assert other is card or _gap(card, other) > 0
+        own = boxes[owners == title.model]
+        near = min(_gap(card, b) for b in own)
+        assert near <= NEAR_PX[-1] + GRID_PX, (n, title.text, near)
+        leader = [ld for ld in overlay.leaders if ld.model == title.model]
+        assert near <= LEADER_PX or leader, (n, title.text)
+    if end:  # the whole-framed models of the step's end view have their card
+        step = load_chapters().by_id("scale").steps[n - 1]
+        framed = {g.split("/")[0] for g in step.highlight if g.endswith("/*")}
+        assert framed <= {t.model for t in titles}, (n, framed)
+
+
+def test_a_card_with_no_free_place_is_dropped(scene):
+    """A free area wholly inside GPT-3's token table, seen face on: its card has nowhere to
+    stand beside the model without covering it, so no card is drawn."""
+    box = scene["gpt3/wte.weight"]
+    camera = Framing(W, H, (0.0, 0.0, W, H)).boxes(box.min_corner, box.max_corner, 0.0, 0.0, 1.0)
+    boxes, _ = _boxes_on_screen(scene, camera, (0.0, 0.0, W, H))
+    k = np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+    x0, y0, x1, y1 = boxes[k]
+    inner = (x0 + 10, y0 + 10, x1 - 10, y1 - 10)
+    assert inner[2] - inner[0] > 180 and inner[3] - inner[1] > 120  # room for a card's size
+    assert scale_overlay(scene, camera, W, H, inner).cards == []
+
+
+def test_a_speck_gets_its_card_and_a_leader(scene):
+    """GPT-2 beside it (step 7): nano-sort is a speck at GPT-2's top left; its card stands
+    beside it and a leader points at it."""
+    overlay = scale_overlay(scene, _step_camera(scene, 7), W, H, Framing(W, H).rect)
+    assert "nano-sort" in {t.model for t in overlay.texts if t.kind == "card-title"}
+    assert [ld.model for ld in overlay.leaders].count("nano-sort") == 1

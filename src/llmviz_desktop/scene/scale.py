@@ -25,6 +25,7 @@ from ..model.counts import count_params
 from .boxes import ModelCard, Scene, TensorBox
 from .build import CELL, build_scene
 from .camera import Camera
+from .subject import projected_rects
 
 SCALE_SPEC = "scale"  # the model spec session/loaded.py turns into this scene
 SCALE_MODELS = ("nano-sort", "gpt2", "gpt2-xl", "gpt3")  # smallest first, left to right
@@ -59,7 +60,8 @@ def card_lines(model: str) -> tuple[str, tuple[str, ...]]:
     return TITLES.get(model, model), (
         f"{_short(total)} parameters",
         f"{cfg.n_layer} layers · {cfg.n_head} heads",
-        f"C = {cfg.n_embd:,} · context {cfg.block_size:,}",
+        f"C = {cfg.n_embd:,}",  # apart from the context: a narrow card fits between models
+        f"context {cfg.block_size:,}",
         f"{total:,}",
     )
 
@@ -121,7 +123,10 @@ def card_of(scene: Scene, box_name: str) -> tuple[ModelCard, str] | None:
 def model_boxes(scene: Scene, model: str) -> list[int]:
     """Indices of one model's boxes in a scale scene."""
     glob = prefix(model) + "*"
-    return [k for k, b in enumerate(scene.boxes) if fnmatch.fnmatchcase(b.name, glob)]
+    return scene.cached(
+        f"_boxes_{model}",
+        lambda: [k for k, b in enumerate(scene.boxes) if fnmatch.fnmatchcase(b.name, glob)],
+    )
 
 
 # ---- text on screen: the cards and the per-layer / per-section labels ------------------------
@@ -251,20 +256,19 @@ def scale_overlay(
     """The cards and the layer / section labels of a scale scene on screen, for the UI to draw
     (pure: the scene and camera in, pixels out; empty for a one-model scene).
 
-    A card stands below the left end of its model's token table, inside `rect` (the free
-    area; default the whole image); where it would cover a card already placed (the larger
-    models are placed first) it moves down, and a leader line joins it to its model's top.
-    Layers are named down the right side of each model's column where their span on screen
-    fits the text (so at a far zoom only every few layers are named, like a ruler), and a
-    layer's attention and MLP when the layer is tall enough; nothing overlaps a card, another
-    label, or the next model's column."""
+    A card stands beside its own model in free space inside `rect` (the free area; default the
+    whole image): never over any model's boxes or another card, as near its model's top as the
+    free space allows, with a leader line when it stands apart. A card with no such place is
+    not drawn. The models framed whole are placed first. Layers are named down the right side
+    of each model's column where their span on screen fits the text (so at a far zoom only
+    every few layers are named, like a ruler), and a layer's attention and MLP when the layer
+    is tall enough; nothing overlaps a card, another label, or the next model's column."""
     out = ScaleOverlay([], [], [])
     if not scene.cards:
         return out
     rect = rect or (0.0, 0.0, float(width), float(height))
     taken: list[tuple[float, float, float, float]] = []
-    for card in sorted(scene.cards, key=lambda c: -(c.hi[0] - c.lo[0]) * (c.hi[1] - c.lo[1])):
-        _place_card(card, column_x(scene, card.model), camera, width, height, rect, taken, out)
+    _place_cards(scene, camera, width, height, rect, taken, out)
     cards = sorted(scene.cards, key=lambda c: c.lo[0])
     for k, card in enumerate(cards):
         limit = column_x(scene, cards[k + 1].model)[0] if k + 1 < len(cards) else None
@@ -284,32 +288,126 @@ def _overlaps(r, rects) -> bool:
     return any(r[0] < q[2] and q[0] < r[2] and r[1] < q[3] and q[1] < r[3] for q in rects)
 
 
-def _place_card(card: ModelCard, column, camera: Camera, width, height, rect, taken, out) -> None:
-    pts = camera.project(np.array([card.anchor, card.hi]), width, height)
-    p, top_right = pts[0], pts[1]
-    if not (pts[:, 2] > 0).all() or not (rect[0] <= top_right[0] and p[0] <= rect[2]):
-        return  # the model is behind the eye or beside the free area
-    if not (rect[1] <= top_right[1] <= rect[3]):
-        return
-    w, h = _card_size(card)
-    x = float(np.clip(p[0], rect[0], max(rect[2] - w, rect[0])))
-    column_left = float(
-        camera.project(np.array([[column[0], card.anchor[1], card.anchor[2]]]), width, height)[0, 0]
+GRID_PX = 4.0  # the free area is searched for a card's place on a grid of this pitch
+NEAR_PX = (8.0, 20.0, 40.0, 72.0)  # how far a card may stand from its model, nearest first
+LEADER_PX = 12.0  # a card further than this from its model gets a line to it
+SPECK_PX = 16.0  # a model smaller than this on screen is a speck: its card always points to it
+CARD_MARGIN_PX = 4.0  # kept clear between a card and any box or other card
+
+
+def _coverage(rects: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Summed-area table [rows + 1, cols + 1] of how many rects (grid units, unclipped) cover
+    each grid cell: any rect touching a cell covers it, so a speck still counts."""
+    grid = np.zeros((rows + 1, cols + 1), np.int64)
+    if len(rects):
+        x0 = np.clip(np.floor(rects[:, 0]), 0, cols).astype(int)
+        y0 = np.clip(np.floor(rects[:, 1]), 0, rows).astype(int)
+        x1 = np.clip(np.ceil(np.maximum(rects[:, 2], rects[:, 0] + 1e-6)), 0, cols).astype(int)
+        y1 = np.clip(np.ceil(np.maximum(rects[:, 3], rects[:, 1] + 1e-6)), 0, rows).astype(int)
+        keep = (x1 > x0) & (y1 > y0)
+        x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
+        np.add.at(grid, (y0, x0), 1)
+        np.add.at(grid, (y0, x1), -1)
+        np.add.at(grid, (y1, x0), -1)
+        np.add.at(grid, (y1, x1), 1)
+        grid = grid.cumsum(0).cumsum(1)  # how many rects cover each cell
+    sat = np.zeros((rows + 1, cols + 1), np.int64)
+    sat[1:, 1:] = grid[:rows, :cols].cumsum(0).cumsum(1)
+    return sat
+
+
+def _window_sums(sat: np.ndarray, h: int, w: int, pad: int) -> np.ndarray:
+    """[i, j]: how much is covered in the window of h x w cells at row i, column j, grown by
+    `pad` cells on every side (clipped to the grid), for every place the window fits."""
+    rows, cols = sat.shape[0] - 1, sat.shape[1] - 1
+    i = np.arange(rows - h + 1)[:, None]
+    j = np.arange(cols - w + 1)[None, :]
+    i0, j0 = np.clip(i - pad, 0, rows), np.clip(j - pad, 0, cols)
+    i1, j1 = np.clip(i + h + pad, 0, rows), np.clip(j + w + pad, 0, cols)
+    return sat[i1, j1] - sat[i0, j1] - sat[i1, j0] + sat[i0, j0]
+
+
+def _place_cards(scene: Scene, camera: Camera, width, height, rect, taken, out) -> None:
+    rects, front = projected_rects(scene, camera, width, height, list(range(len(scene.boxes))))
+    x0, y0, x1, y1 = rect
+    on = (
+        front
+        & (rects[:, 2] >= x0)
+        & (rects[:, 0] <= x1)
+        & (rects[:, 3] >= y0)
+        & (rects[:, 1] <= y1)
     )
-    bottom = camera.project(np.array([card.lo]), width, height)[0]
-    tall = bottom[1] - top_right[1] > (rect[3] - rect[1]) / 2
-    subject = bottom[2] > 0 and bottom[1] <= rect[3] and tall  # the whole model, large
-    # within the token table's width, or beside a model that fills the view: left of its
-    # column, off the model
-    if rect[0] <= column_left - w - 6.0 and (subject or column_left - w - 6.0 >= p[0]):
-        x = column_left - w - 6.0
-    y0 = float(np.clip(p[1] + 4.0, rect[1], max(rect[3] - h, rect[1])))
-    y = y0
-    while _overlaps((x, y, x + w, y + h), taken):
-        y += h / 4
-        if y + h > rect[3]:
-            return  # no room left below: the card is not drawn
-    box = (x, y, x + w, y + h)
+    cols, rows = int((x1 - x0) // GRID_PX), int((y1 - y0) // GRID_PX)
+    if cols < 1 or rows < 1:
+        return
+    origin = np.array([x0, y0, x0, y0])
+    grid = (rects - origin) / GRID_PX
+    margin = CARD_MARGIN_PX / GRID_PX
+    grown = grid + np.array([-margin, -margin, margin, margin])
+    owner = {card.model: np.asarray(model_boxes(scene, card.model), int) for card in scene.cards}
+
+    def framed(card: ModelCard) -> tuple[float, float]:
+        """(share of the model's boxes on screen in the free area, its screen area): the
+        models a step frames whole get their cards first, the smallest of them first (a
+        speck has the fewest places beside it)."""
+        ks = owner[card.model]
+        r = rects[ks][front[ks]]
+        if not len(r):
+            return 0.0, 0.0
+        inside = (r[:, 0] >= x0) & (r[:, 2] <= x1) & (r[:, 1] >= y0) & (r[:, 3] <= y1)
+        area = (r[:, 2].max() - r[:, 0].min()) * (r[:, 3].max() - r[:, 1].min())
+        return round(float(inside.sum()) / len(ks), 2), -float(area)
+
+    order = sorted(scene.cards, key=lambda c: tuple(-v for v in framed(c)))
+    for card in order:
+        ks = owner[card.model]
+        own = ks[on[ks]]
+        if not len(own):
+            continue  # the model is not in the free area
+        w, h = _card_size(card)
+        cw, ch = int(np.ceil(w / GRID_PX)), int(np.ceil(h / GRID_PX))
+        if cw > cols or ch > rows:
+            continue
+        placed = (np.array(taken).reshape(-1, 4) - origin) / GRID_PX
+        blocked = np.concatenate([grown[on], placed + np.array([-1, -1, 1, 1]) * margin])
+        free = _window_sums(_coverage(blocked, rows, cols), ch, cw, 0) == 0
+        own_sat = _coverage(grid[own], rows, cols)
+        anchor = camera.project(np.array([card.anchor]), width, height)[0]
+        if anchor[2] > 0:
+            target = np.array([anchor[0], anchor[1]])
+        else:
+            target = rects[own][:, :2].min(axis=0)
+        target = np.clip(target, [x0, y0], [x1, y1])
+        # within reach of its own model and nearer to it than to any other (so it reads as
+        # that model's card); the nearest to the model's top wins, then the closest to its boxes
+        others = np.setdiff1d(np.nonzero(on)[0], own)
+        other_sat = _coverage(grid[others], rows, cols)
+        reach = np.zeros_like(free, dtype=float)
+        rival = np.zeros_like(free, dtype=float)
+        for near in reversed(NEAR_PX):
+            pad = int(np.ceil(near / GRID_PX))
+            reach[_window_sums(own_sat, ch, cw, pad) > 0] = near
+            rival[_window_sums(other_sat, ch, cw, pad) > 0] = near
+        r = rects[own]
+        speck = max(r[:, 2].max() - r[:, 0].min(), r[:, 3].max() - r[:, 1].min()) < SPECK_PX
+        # a speck cannot be told from what it touches: its card stands near it, with a leader
+        ok = free & (reach > 0) & ((rival == 0) | (reach <= rival) | speck)
+        if not ok.any():
+            continue  # no free place beside its model: the card is not drawn
+        ii, jj = np.nonzero(ok)
+        cx0, cy0 = x0 + jj * GRID_PX, y0 + ii * GRID_PX
+        gap_x = np.maximum(0.0, np.maximum(cx0 - target[0], target[0] - (cx0 + w)))
+        gap_y = np.maximum(0.0, np.maximum(cy0 - target[1], target[1] - (cy0 + h)))
+        score = np.hypot(gap_x, gap_y) + reach[ii, jj]
+        best = int(np.argmin(score))
+        x, y = float(cx0[best]), float(cy0[best])
+        _card_out(card, (x, y, x + w, y + h), rects[own], taken, out, speck)
+
+
+def _card_out(card: ModelCard, box, own: np.ndarray, taken, out, speck: bool) -> None:
+    """The card's plate and lines, and a leader to the nearest of its model's boxes when the
+    card stands apart from them."""
+    x, y, x1, y1 = box
     taken.append(box)
     out.cards.append(box)
     ty = y + CARD_PAD
@@ -318,9 +416,20 @@ def _place_card(card: ModelCard, column, camera: Camera, width, height, rect, ta
         kind = "card-title" if k == 0 else "card"
         out.texts.append(ScaleText(text, x + CARD_PAD, ty, size, kind, card.model))
         ty += size * LINE_GAP
-    if y - y0 > 8.0 or abs(x - p[0]) > 8.0:  # moved: a line up to the model's top
-        tx, ty = float(top_right[0]), float(top_right[1])
-        out.leaders.append(Leader(float(np.clip(tx, x, x + w)), y, tx, ty, card.model))
+    cx, cy = (x + x1) / 2, (y + y1) / 2
+    qx, qy = np.clip(cx, own[:, 0], own[:, 2]), np.clip(cy, own[:, 1], own[:, 3])
+    px, py = np.clip(qx, x, x1), np.clip(qy, y, y1)
+    d = np.hypot(qx - px, qy - py)
+    k = int(np.argmin(d))
+    if speck:  # a line to the speck's middle, however near
+        qx[k], qy[k] = (
+            (own[:, 0].min() + own[:, 2].max()) / 2,
+            (own[:, 1].min() + own[:, 3].max()) / 2,
+        )
+    if d[k] > LEADER_PX or speck:
+        out.leaders.append(
+            Leader(float(px[k]), float(py[k]), float(qx[k]), float(qy[k]), card.model)
+        )
 
 
 def _layer_texts(scene, card: ModelCard, limit, camera: Camera, width, height, rect, taken, out):
