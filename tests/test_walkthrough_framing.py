@@ -199,5 +199,7 @@ def test_steps_visibly_play(home):
         assert session.ctx.error == "GL_NO_ERROR"
     finally:
         session.release()
+    # every moment drew whole: no stage (labels, notes, strokes, flows, hover) failed
+    assert not state.messages.errors, state.messages.errors
     assert len(same) <= 0.1 * n, same
     _check_known(same, KNOWN_STILL, "visibly play")
