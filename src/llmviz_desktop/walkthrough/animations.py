@@ -845,7 +845,11 @@ def _compare(frame, step, p, model) -> None:
     for m, k in enumerate(boxes):
         u = phase(p, 0.85 * m / n, 0.85 * (m + 0.6) / n)
         frame.reveal[k] = (u, ORDER_CODE["columns"])
-    if visiting is None:
+    if visiting is None:  # all together: the compared boxes alone, side by side in depth
+        layers = {scene.boxes[k].layer for k in boxes}
+        for j, other in enumerate(scene.boxes):
+            if j not in boxes and other.layer in layers and other.head is not None:
+                frame.alpha[j] = min(frame.alpha.get(j, 1.0), SPOTLIGHT_ALPHA)
         return
     k = boxes[visiting]
     box = scene.boxes[k]
