@@ -257,3 +257,26 @@ def test_strokes_project_to_pixels(chapters, nano):
     assert curve[1].shape[1] == 2 and len(curve[2]) == len(
         max(f.strokes, key=lambda s: len(s.points)).dots
     )
+
+
+def test_glow_lights_the_named_parts_in_turn_and_writes_beside_them(chapters, nano):
+    early = at(chapters, nano, "layer-norm", 4, 0.05)
+    late = at(chapters, nano, "layer-norm", 4, 1.0)
+    lns = [k for k, b in enumerate(nano.scene.boxes) if b.name.endswith(("ln_1.out", "ln_2.out"))]
+    lns.append(nano.scene.index_of["ln_f.out"])
+    lit_late = {h.box for h in late.cells}
+    assert set(lns) <= lit_late and len(texts(late)) == len(lns) == 7
+    assert len({h.box for h in early.cells}) < len(lns)
+    assert all(t == "layer norm" for t in texts(late))
+
+
+def test_walkthrough_titles_only_the_steps_own_tensors(chapters, nano):
+    from llmviz_desktop.scene.labels import place
+
+    f = at(chapters, nano, "layer-norm", 2, 0.5)
+    names = {nano.scene.boxes[k].name for k in f.highlight}
+    placed = place(nano.scene, f.camera, W, H, focus=sorted(names), context_titles=False)
+    titled = {lab.box for lab in placed.labels if lab.kind in ("title", "focus")}
+    assert titled and titled <= names
+    everything = place(nano.scene, f.camera, W, H, focus=sorted(names))
+    assert len([lab for lab in everything.labels if lab.kind == "title"]) > 0

@@ -262,6 +262,7 @@ def place(
     with_sections: bool = True,
     notes: Sequence[Note] = (),
     faded: Iterable[int] = (),
+    context_titles: bool = True,
 ) -> Placement:
     """Every label of one view. token_text: {box name: per-column strings} for the token rows;
     focus: names of the boxes in focus, first first (they win and get dimension labels);
@@ -270,7 +271,8 @@ def place(
     (letters beside the logits and probabilities rows); with_sections False: no brackets (a
     scale scene names its models' layers itself, scene/scale.py); notes: the walkthrough's
     numbers written in the scene, placed before everything else (they are the moment); faded:
-    boxes the walkthrough draws faded or hidden, which get no label and block none."""
+    boxes the walkthrough draws faded or hidden, which get no label and block none;
+    context_titles False: titles for the boxes in focus only."""
     out = Placement()
     boxes = scene.boxes
     if not boxes:
@@ -303,7 +305,7 @@ def place(
     rest = [i for i in np.flatnonzero(shown) if i not in in_focus]
     clipped = {i: _clip(rects[i], width, height) for i in rest}
     area = {i: (r[2] - r[0]) * (r[3] - r[1]) for i, r in clipped.items()}
-    for i in sorted(rest, key=lambda i: (-area[i], i)):
+    for i in sorted(rest, key=lambda i: (-area[i], i)) if context_titles else ():
         if area[i] >= TITLE_BOX_PX**2:
             _place_title(out, board, boxes[i], i, rects[i], measure, focused=False)
     return out

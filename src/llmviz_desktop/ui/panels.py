@@ -225,7 +225,9 @@ def label_focus(frame: Frame) -> list[str]:
     if frame.walk is not None and len(frame.walk.highlight) <= MAX_FOCUS_TITLES:
         boxes = frame.model.scene.boxes
         names += [boxes[i].name for i in sorted(frame.walk.highlight) if 0 <= i < len(boxes)]
-    return names
+        # then what the moment's arithmetic reads (its source cells)
+        names += [boxes[h.box].name for h in frame.walk.cells if 0 <= h.box < len(boxes)]
+    return list(dict.fromkeys(names))[:MAX_FOCUS_TITLES]
 
 
 def token_rows(frame: Frame) -> dict[str, list[str]]:
@@ -234,11 +236,14 @@ def token_rows(frame: Frame) -> dict[str, list[str]]:
     if model.trace is None or model.config.vocab is None:
         return {}
     vocab = model.config.vocab
+    reveal = frame.walk.reveal if frame.walk is not None else {}
     out = {}
-    for box in model.scene.boxes:
+    for k, box in enumerate(model.scene.boxes):
         if box.kind == "token" and box.source is not None:
             ids = box.source.matrix(model.trace, model.params)[0]
-            out[box.name] = [vocab[int(i)] for i in ids]
+            # only the positions computed at this moment of the walkthrough carry a letter
+            shown = int(reveal[k][0] * box.cols + 1e-6) if k in reveal else box.cols
+            out[box.name] = [vocab[int(i)] for i in ids[:shown]]
     return out
 
 
@@ -306,6 +311,9 @@ def draw_labels(state: AppState, frame: Frame) -> None:
         vocab=model.config.vocab,
         with_sections=overlay is None,
         notes=frame.walk.notes if frame.walk is not None else (),
+        # in the walkthrough only the step's own tensors are titled: the others' titles
+        # would bury its subject (the section brackets still name the blocks)
+        context_titles=frame.walk is None,
         faded=[k for k, a in frame.walk.alpha.items() if a < 0.5] if frame.walk else (),
     )  # widths estimated (labels.CHAR_WIDTH), not measured: exactly what place_labels gives
     dl = imgui.get_background_draw_list()

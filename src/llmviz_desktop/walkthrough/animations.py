@@ -11,7 +11,7 @@ from ..model.generate import next_token_distribution
 from ..scene.camera import fly
 from ..scene.drawing import Ghost, Highlight, Note, Role, Stroke, Tile, highlight
 from ..scene.explain import explain
-from .moment import ORDER_CODE, computed, expand_ordered, phase, reveal_sequence
+from .moment import ORDER_CODE, computed, expand, expand_ordered, phase, reveal_sequence
 
 # ---- animations: each fills the frame from progress p in 0..1 -------------------------------
 
@@ -884,6 +884,25 @@ def _compare(frame, step, p, model) -> None:
     look_at(frame, box.min_corner, box.max_corner, u, margin=1.6)
 
 
+def _glow(frame, step, p, model) -> None:
+    """The tensors the text names, lit one after another top to bottom (in scene order) as
+    the camera travels down the stack, and kept lit, each with `note` (default its title)
+    written beside it: parts too small to see in a view of the whole model still stand
+    out."""
+    scene = model.scene
+    boxes = expand(scene, step.animation.get("tensors"))
+    mark = step.animation.get("note")
+    n = max(len(boxes), 1)
+    for m, k in enumerate(boxes):
+        if p >= 0.8 * m / n:
+            frame.cells.append(Highlight(k, Role.SOURCE, -1, -1, -1, -1))
+            box = scene.boxes[k]  # written beside it: a mark the eye finds at any size
+            at = (box.max_corner[0], box.center[1], box.origin[2])
+            frame.notes.append(Note(mark or box.title, at, "right", 13.0, strong=m == 0))
+    lit = sum(1 for m in range(len(boxes)) if p >= 0.8 * m / n)
+    frame.caption.append(f"{lit} of {len(boxes)} lit")
+
+
 ANIMATE = {
     "none": _none,
     "reveal": _reveal,
@@ -898,4 +917,5 @@ ANIMATE = {
     "gelu": _gelu,
     "weighted": _weighted,
     "compare": _compare,
+    "glow": _glow,
 }

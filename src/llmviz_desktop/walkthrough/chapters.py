@@ -34,6 +34,7 @@ ANIMATIONS: dict[str, dict[str, type]] = {
     "gelu": {"tensor": str},
     "weighted": {"tensor": str},
     "compare": {"tensors": list},
+    "glow": {"tensors": list, "note": str},
 }
 REQUIRED_ANIMATION_FIELDS = {
     "reveal": ("tensors",),
@@ -44,6 +45,7 @@ REQUIRED_ANIMATION_FIELDS = {
     "gelu": ("tensor",),
     "weighted": ("tensor",),
     "compare": ("tensors",),
+    "glow": ("tensors",),
 }
 REVEAL_ORDERS = ("columns", "rows", "cells", "all")
 MAX_FILE_BYTES = 256 * 1024
@@ -322,7 +324,7 @@ def unknown_tensors(chapter: Chapter, scene_of: Callable[[str | None], Scene]) -
         for globs in links(step.text):
             check(scene, f"{where}.text", globs)
         a, at = step.animation, f"{where}.animation"
-        if a.kind in ("reveal", "compare"):
+        if a.kind in ("reveal", "compare", "glow"):
             check(scene, f"{at}.tensors", a.get("tensors"))
         lens = a.get("lens")
         if lens is not None and lens not in scene:
