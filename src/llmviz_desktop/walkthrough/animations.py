@@ -579,7 +579,7 @@ LOOP_WINDOW = 0.22  # the loop's close-up shows this share of the model's height
 LOOP_DIRECTION = (-24.0, 10.0)  # yaw, pitch: from the side the column stands tall
 
 
-def _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col) -> None:
+def _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col):
     """The loop's camera: a window on the model that rides down with the wave through the new
     column, waits at the output row while the letter is chosen, and rides back up with the
     letter into its input slot; after the last letter, the whole model (the step's view)."""
@@ -600,6 +600,7 @@ def _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col) -> None:
     first = phase(q, 0.0, 0.2) if g == 0 else 1.0  # ease in from the step's own view
     last = phase(q, 0.75, 1.0) if g == n_new - 1 else 0.0  # and back out to it
     look_at(frame, lo, hi, first - last, margin=1.05, direction=LOOP_DIRECTION)
+    return (float(in_box.center[0]), y + 0.9 * half, float(in_box.origin[2]))
 
 
 def _autoregressive(frame, step, p, model) -> None:
@@ -643,7 +644,12 @@ def _autoregressive(frame, step, p, model) -> None:
     if p >= 1.0:
         for k in done + [inp, out]:
             frame.reveal.pop(k, None)
-    _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col)
+    top = _follow_loop(frame, scene, g, n_new, q, wave, out_box, in_box, col)
+    # the sequence so far, always in view: the input, then the answer growing letter by letter
+    answer = model.output_text[: g + (1 if q >= 0.6 else 0)]
+    n_answer = T - n_input + 1
+    sequence = f"{model.input_text or ''}  |  {answer}{'_' * (n_answer - len(answer))}"
+    frame.notes.append(Note(sequence, top, "centre", 18.0, strong=True))
     tokens = model.trace.tokens[0]
     prefix = "".join(vocab[int(v)] for v in tokens[: col + 1]) if vocab else ""
     frame.caption += [
