@@ -381,6 +381,9 @@ def _softmax(frame, step, p, model) -> None:
     ]
 
 
+LN_CONTEXT_CELLS = 8.0  # the layer norm's close-up: this much of the columns above and below
+
+
 def _layernorm(frame, step, p, model) -> None:
     """Column t of the stream: its values gather into the mean, their squared distances
     from it into rstd, then the normalised, scaled and shifted column appears; each number
@@ -419,10 +422,11 @@ def _layernorm(frame, step, p, model) -> None:
             sq = (x - mu) ** 2
             at = rstd_box.cell_center(0, t)
             gather(frame, starts, sq, parts[1], at, phase(p, 0.25, 0.45), kind=2)
-        # the column the statistics are gathered from stays in view while they are
-        lo = np.minimum(x_box.min_corner, rstd_box.min_corner)
-        hi = np.maximum(x_box.max_corner, mean_box.max_corner)
-        look_at(frame, lo, hi, phase(p, 0.0, 0.1) - phase(p, 0.45, 0.55), margin=1.1)
+        # close on the two statistics rows, with the bottom of the column they gather from
+        # above them and the top of the normalised column below
+        lo = np.asarray(rstd_box.min_corner, float) - (4.0, LN_CONTEXT_CELLS, 0.0)
+        hi = np.asarray(mean_box.max_corner, float) + (4.0, LN_CONTEXT_CELLS, 0.0)
+        look_at(frame, lo, hi, phase(p, 0.0, 0.1) - phase(p, 0.5, 0.6), margin=1.05)
     if p >= 0.15:
         frame.notes.append(Note(f"μ {fmt(mu)}", mean_box.cell_center(0, t), "right", 13.0))
     if p >= 0.4:
@@ -793,6 +797,9 @@ def _gelu(frame, step, p, model) -> None:
     look_at(frame, lo, hi, phase(p, 0.0, 0.15) - phase(p, 0.78, 0.95), margin=1.08)
 
 
+WEIGHT_TAGS = 3  # attention weights written in the scene: the largest few
+
+
 def _weighted(frame, step, p, model) -> None:
     """A head's output column t: the value columns 0..t fly into it one after another, each
     written with its attention weight, and the column appears as their weighted sum."""
@@ -820,7 +827,10 @@ def _weighted(frame, step, p, model) -> None:
             frame.cells.append(Highlight(v_k, Role.SOURCE, -1, -1, k, k + 1))
     k_now = min(int(fly_u * m / 1.0), m - 1) if fly_u < 1 else m - 1
     v_box = scene.boxes[v_k]
-    for k in range(m):
+    # the heaviest weights written over their value columns (all of them would crowd the
+    # narrow columns; the caption lists every one)
+    heavy = set(np.argsort(-pr[:m])[:WEIGHT_TAGS].tolist())
+    for k in sorted(heavy):
         if phase(fly_u, 0.6 * k / m, 1.0) > 0:
             frame.notes.append(
                 Note(
@@ -867,9 +877,8 @@ def _compare(frame, step, p, model) -> None:
     frame.cells.append(Highlight(k, Role.CELL, top, top + 1, t, t + 1))
     frame.cells.append(Highlight(k, Role.LINE, -1, -1, t, t + 1))
     text = f"head {box.head + 1 if box.head is not None else '?'}: t = {t} looks at key {top}"
-    frame.notes.append(
-        Note(f"{text} ({weights[top]:.2f})", box.cell_center(top, t), "right", strong=True)
-    )
+    beside = (box.max_corner[0], box.cell_center(top, t)[1], box.origin[2])
+    frame.notes.append(Note(f"{text} ({weights[top]:.2f})", beside, "right", strong=True))
     frame.caption.append(
         f"{box.title}, column t = {t}: " + ", ".join(f"{w:.2f}" for w in weights[: t + 1])
     )
