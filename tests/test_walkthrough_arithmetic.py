@@ -280,3 +280,18 @@ def test_walkthrough_titles_only_the_steps_own_tensors(chapters, nano):
     assert titled and titled <= names
     everything = place(nano.scene, f.camera, W, H, focus=sorted(names))
     assert len([lab for lab in everything.labels if lab.kind == "title"]) > 0
+
+
+def test_same_letter_lights_its_columns_and_shows_the_embeddings_differ(chapters, nano):
+    f = at(chapters, nano, "embedding", 3, 1.0)
+    tokens = nano.trace.tokens[0]
+    same = [j for j in range(len(tokens)) if tokens[j] == tokens[f.t]]
+    assert len(same) >= 2
+    tok = nano.scene.index_of["tok_emb"]
+    lit = {h.col0 for h in f.cells if h.box == tok}
+    assert lit == set(same)
+    note = next(t for t in texts(f) if t.startswith("first numbers"))
+    shown = [float(v) for v in re.findall(NUM, note)]
+    emb = nano.trace["emb"][0]
+    assert all(close(v, float(emb[j, 0])) for v, j in zip(shown, same, strict=True))
+    assert len(set(shown)) == len(shown)  # same token, different place: different numbers

@@ -918,6 +918,36 @@ def _glow(frame, step, p, model) -> None:
     frame.caption.append(f"{lit} of {len(boxes)} lit")
 
 
+def _same_token(frame, step, p, model) -> None:
+    """The letter at position t and every other position holding the same letter: their
+    token columns light (the same numbers), then their position columns (different ones),
+    then their embeddings, whose first numbers are written to show they differ."""
+    scene, t, trace = model.scene, frame.t, model.trace
+    idx = scene.index_of
+    tok, pos, emb = (idx[n] for n in scene.embedding_boxes())
+    tokens = trace.tokens[0]
+    same = [j for j in range(len(tokens)) if tokens[j] == tokens[t]]
+    vocab = model.config.vocab
+    letter = vocab[int(tokens[t])] if vocab else str(int(tokens[t]))
+    boxes = scene.boxes
+    for j in same:
+        frame.cells.append(Highlight(tok, Role.SOURCE, -1, -1, j, j + 1))
+        frame.notes.append(Note(letter, column_top(boxes[tok], j, dy=0.3), "above", 15.0))
+        if p >= 0.3:
+            frame.cells.append(Highlight(pos, Role.SOURCE, -1, -1, j, j + 1))
+            frame.notes.append(Note(f"position {j}", column_top(boxes[pos], j), "above", 13.0))
+        if p >= 0.6:
+            frame.cells.append(Highlight(emb, Role.CELL, -1, -1, j, j + 1))
+    where = ", ".join(str(j) for j in same)
+    frame.caption.append(f"{letter!r} stands at positions {where}: one token column, twice")
+    if p >= 0.6:
+        e = boxes[emb].source.matrix(trace, model.params)
+        firsts = "  vs  ".join(f"{fmt(float(e[0, j]))}" for j in same)
+        at = boxes[emb].cell_center(0, same[-1])
+        frame.notes.append(Note(f"first numbers: {firsts}", at, "right", strong=True))
+        frame.caption.append(f"their embeddings differ: row 0 reads {firsts}")
+
+
 ANIMATE = {
     "none": _none,
     "reveal": _reveal,
@@ -933,4 +963,5 @@ ANIMATE = {
     "weighted": _weighted,
     "compare": _compare,
     "glow": _glow,
+    "same": _same_token,
 }

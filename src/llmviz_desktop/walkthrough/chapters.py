@@ -35,6 +35,7 @@ ANIMATIONS: dict[str, dict[str, type]] = {
     "weighted": {"tensor": str},
     "compare": {"tensors": list},
     "glow": {"tensors": list, "note": str},
+    "same": {},
 }
 REQUIRED_ANIMATION_FIELDS = {
     "reveal": ("tensors",),
