@@ -926,7 +926,8 @@ def _same_token(frame, step, p, model) -> None:
     idx = scene.index_of
     tok, pos, emb = (idx[n] for n in scene.embedding_boxes())
     tokens = trace.tokens[0]
-    same = [j for j in range(len(tokens)) if tokens[j] == tokens[t]]
+    n_input = len(model.input_text) if model.input_text else len(tokens)
+    same = [j for j in range(min(n_input, len(tokens))) if tokens[j] == tokens[t]]  # the input's
     vocab = model.config.vocab
     letter = vocab[int(tokens[t])] if vocab else str(int(tokens[t]))
     boxes = scene.boxes
