@@ -442,8 +442,15 @@ def _layernorm(frame, step, p, model) -> None:
 
 
 def _stack(frame, step, p, model) -> None:
-    boxes = [k for k in range(len(model.scene.boxes)) if computed(model.scene, k)]
+    """Every computed tensor in turn, top to bottom; the one being computed is named beside
+    it, so the pass can be followed even in a view of the whole model."""
+    scene = model.scene
+    boxes = [k for k in range(len(scene.boxes)) if computed(scene, k)]
     reveal_sequence(frame, boxes, p, ORDER_CODE["columns"])
+    if boxes and p < 1.0:
+        box = scene.boxes[boxes[min(int(p * len(boxes)), len(boxes) - 1)]]
+        at = (box.max_corner[0], box.center[1], box.origin[2])
+        frame.notes.append(Note(f"now: {box.title}", at, "right", 14.0, strong=True))
 
 
 BAR_CELLS = 16.0  # a probability of 1 is at most this many cells long
