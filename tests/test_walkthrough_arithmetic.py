@@ -295,3 +295,25 @@ def test_same_letter_lights_its_columns_and_shows_the_embeddings_differ(chapters
     emb = nano.trace["emb"][0]
     assert all(close(v, float(emb[j, 0])) for v, j in zip(shown, same, strict=True))
     assert len(set(shown)) == len(shown)  # same token, different place: different numbers
+
+
+def test_a_step_on_another_models_scene_cuts_to_its_own_camera(chapters, nano):
+    """The scale chapter moves between scenes (gpt3's shell, then the scale scene): a camera
+    from the previous scene means nothing in the next, so the step starts on its own camera
+    instead of flying across empty space."""
+    from llmviz_desktop.session.stage import Stage
+    from llmviz_desktop.walkthrough.chapters import load_chapters
+    from llmviz_desktop.walkthrough.player import Player
+
+    loaded = load_chapters()
+    index = [c.id for c in loaded.chapters].index("scale")
+    chapter = loaded.chapters[index]
+    stage = Stage()
+    player = Player(loaded, chapter_index=index, active=True)
+    for k in range(1, len(chapter.steps)):
+        before, here = chapter.steps[k - 1], chapter.steps[k]
+        if (before.model or chapter.model) == (here.model or chapter.model):
+            continue
+        player.goto_step(k, 0.0)
+        _, start = stage.moment(player, nano, FRAMING)
+        assert start is not None and start.camera == start.step_camera, here.title

@@ -94,7 +94,12 @@ def cameras_until(chapter: Chapter, scene_of, framing: Framing, start: Camera, k
     for s in chapter.steps[:k]:
         cam = step_end_camera(s, scene_of(s), framing, cam)
     step, scene = chapter.steps[k], scene_of(chapter.steps[k])
-    return cam, step_camera(step, scene, framing, cam), step_end_camera(step, scene, framing, cam)
+    to = step_camera(step, scene, framing, cam)
+    if k > 0 and scene_of(chapter.steps[k - 1]) is not scene:
+        # another model's scene: the previous camera's place means nothing here (a flight
+        # from it would cross empty space), so the step cuts to its own camera
+        cam = to
+    return cam, to, step_end_camera(step, scene, framing, cam)
 
 
 def frame_at(
