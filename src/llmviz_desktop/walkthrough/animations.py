@@ -472,19 +472,22 @@ def bars_in_scene(frame, scene, anchor: int, t: int, probs, vocab, labels=None) 
     lines = min(len(probs), MAX_BARS)
     order = np.argsort(-np.asarray(probs))[:lines] if len(probs) > lines else range(lines)
     own_rows = anchor == scene.index_of.get(A.PROBS.name()) and box.rows == len(probs)
-    mid = box.origin[1] - box.size[1] / 2 + 1.6 * lines / 2
+    # one row of the probabilities each; beside a tall stream, thicker bars stacked at its
+    # middle (a one-cell bar beside a 48-cell column reads as a line)
+    thick = 1.0 if own_rows else max(1.0, min(3.0, float(box.size[1]) / 20.0))
+    pitch = 1.6 * thick
+    mid = box.origin[1] - box.size[1] / 2 + pitch * lines / 2
     z = box.origin[2] + 0.5
+    size = 13.0 if own_rows else 15.0
     for n, v in enumerate(order):
-        # level with the token's own row of the probabilities; beside a stream, stacked at
-        # its middle
-        y = box.cell_center(int(v), t)[1] if own_rows else mid - 1.6 * n - 0.8
+        y = box.cell_center(int(v), t)[1] if own_rows else mid - pitch * n - 0.5 * pitch
         length = max(full * float(probs[v]), 0.05)
         at = (x0 + length / 2, y, z)
         frame.tiles.append(
-            Tile(at, float(probs[v]), anchor, (length, 1.0, 1.0), kind=2, norm=1.0, lit=True)
+            Tile(at, float(probs[v]), anchor, (length, thick, thick), kind=2, norm=1.0, lit=True)
         )
         ends[int(v)] = (x0 + length, y, z)
-        frame.notes.append(Note(f"{vocab[v]} {labels[v]:.3f}", ends[int(v)], "right", 13.0))
+        frame.notes.append(Note(f"{vocab[v]} {labels[v]:.3f}", ends[int(v)], "right", size))
     # the camera takes the bars in, with the box they stand beside
     lo = np.asarray(box.min_corner, float)
     hi = np.maximum(box.max_corner, (x0 + full + 3.0, box.max_corner[1], z))
