@@ -179,6 +179,11 @@ def test_malformed_chapter_is_reported_and_the_others_load(tmp_path):
             'kind = "dot"\ntensor = "q"\n',
             "cell",
         ),
+        (
+            'id = "x"\ntitle = "T"\n[[steps]]\ntitle = "s"\ntext = "t"\n[steps.animation]\n'
+            'kind = "reveal"\ntensors = ["input_tokens"]\nnumbers = "letters"\n',
+            "numbers",
+        ),
     ],
 )
 def test_chapter_errors_name_the_field(tmp_path, body, fragment):

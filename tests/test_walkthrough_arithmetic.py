@@ -317,3 +317,13 @@ def test_a_step_on_another_models_scene_cuts_to_its_own_camera(chapters, nano):
         player.goto_step(k, 0.0)
         _, start = stage.moment(player, nano, FRAMING)
         assert start is not None and start.camera == start.step_camera, here.title
+
+
+def test_token_rows_write_ids_and_positions_under_their_slots(chapters, nano):
+    ids = at(chapters, nano, "tokens", 1, 1.0)
+    tokens = [str(int(v)) for v in nano.trace.tokens[0]]
+    assert texts(ids) == tokens
+    positions = at(chapters, nano, "tokens", 2, 1.0)
+    assert texts(positions) == [str(j) for j in range(len(tokens))]
+    half = at(chapters, nano, "tokens", 1, 0.5)  # only the slots filled so far
+    assert 0 < len(texts(half)) < len(tokens)

@@ -23,6 +23,24 @@ def _none(frame, step, p, model) -> None:
 def _reveal(frame, step, p, model) -> None:
     boxes = expand_ordered(model.scene, step.animation.get("tensors"))
     reveal_sequence(frame, boxes, p, ORDER_CODE[step.animation.get("order", "columns")])
+    numbers = step.animation.get("numbers")
+    if numbers:
+        for k in boxes:
+            _column_numbers(frame, model, k, numbers)
+
+
+def _column_numbers(frame, model, k: int, numbers: str) -> None:
+    """Under each computed column of a token row: its position, or its token id (what
+    hovering would tell, written for every slot at once)."""
+    box = model.scene.boxes[k]
+    done = int(frame.reveal.get(k, (1.0, 0))[0] * box.cols + 1e-6)
+    ids = model.trace.tokens[0] if model.trace is not None else ()
+    for j in range(min(done, box.cols)):
+        text = str(j) if numbers == "positions" else str(int(ids[j])) if j < len(ids) else ""
+        if text:
+            frame.notes.append(
+                Note(text, offset(box.cell_center(box.rows - 1, j), dy=-0.5), "below", 12.0)
+            )
 
 
 def _column_reveal(frame, box: int, cols_done: float, n_cols: int) -> None:

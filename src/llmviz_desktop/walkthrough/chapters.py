@@ -22,7 +22,7 @@ from .text import links
 
 ANIMATIONS: dict[str, dict[str, type]] = {
     "none": {},
-    "reveal": {"tensors": list, "order": str},
+    "reveal": {"tensors": list, "order": str, "numbers": str},
     "lookup": {},
     "dot": {"tensor": str, "cell": list},
     "softmax": {"tensor": str},
@@ -163,6 +163,8 @@ def _animation(value: Any, where: str) -> Animation:
         _strs(fields["tensors"], f"{where}.tensors")
         if fields.get("order", "columns") not in REVEAL_ORDERS:
             raise ChapterError(f"{where}.order: expected one of {', '.join(REVEAL_ORDERS)}")
+        if fields.get("numbers", "ids") not in ("ids", "positions"):
+            raise ChapterError(f"{where}.numbers: expected ids or positions")
     if fields.get("sweep", "temperature") not in ("temperature", "top_k"):
         raise ChapterError(f"{where}.sweep: expected temperature or top_k")
     if kind == "dot":
