@@ -12,7 +12,7 @@ panels ends the session (the window's close button and Ctrl+Q are the only ways 
 from __future__ import annotations
 
 import pytest
-from xwindow import app_env, read_map, running_app, xdo, xvfb
+from xwindow import app_env, frame_now, read_map, running_app, xdo, xvfb
 
 pytestmark = [pytest.mark.window, pytest.mark.slow]
 
@@ -50,7 +50,10 @@ def test_every_button_and_toggle_of_every_panel_keeps_the_app_alive(tmp_path):
             walking = False
 
             def click(x: float, y: float) -> None:
-                xdo(env, "mousemove", str(int(x)), str(int(y)), "click", "1")
+                # hover in a frame of its own, then press (as tests/test_window_controls.py)
+                xdo(env, "mousemove", str(int(x)), str(int(y)))
+                read_map(ui_map, frame_now(env), frames=1)
+                xdo(env, "click", "1")
 
             for _ in range(MAX_ACTIONS):
                 assert proc.poll() is None, f"the app exited ({proc.returncode})"

@@ -81,7 +81,10 @@ def test_every_panel_open_at_1280x720_overlaps_no_other(tmp_path):
             data = drawn(env)
 
             def click(x, y):
-                xdo(env, "mousemove", str(int(x)), str(int(y)), "click", "1")
+                # hover in a frame of its own, then press (as tests/test_window_controls.py)
+                xdo(env, "mousemove", str(int(x)), str(int(y)))
+                drawn(env, 1)
+                xdo(env, "click", "1")
                 return drawn(env)
 
             def panel(data, name):
