@@ -199,17 +199,9 @@ def test_chapter_last_step_renders_the_scale_scene(tmp_path):
 def _boxes_on_screen(scene, camera: Camera, rect) -> tuple[np.ndarray, np.ndarray]:
     """Projected pixel rects of the boxes in front of the eye that reach into rect, and the
     model each belongs to."""
-    from llmviz_desktop.scene.subject import projected_rects
+    from llmviz_desktop.scene.scale import boxes_reaching
 
-    rects, front = projected_rects(scene, camera, W, H, list(range(len(scene.boxes))))
-    x0, y0, x1, y1 = rect
-    on = (
-        front
-        & (rects[:, 2] >= x0)
-        & (rects[:, 0] <= x1)
-        & (rects[:, 3] >= y0)
-        & (rects[:, 1] <= y1)
-    )
+    rects, _, on = boxes_reaching(scene, camera, W, H, rect)
     models = np.array([b.name.split("/")[0] for b in scene.boxes])
     return rects[on], models[on]
 

@@ -37,6 +37,11 @@ def texts(frame) -> list[str]:
     return [n.text for n in frame.notes]
 
 
+def written(frame, prefix: str) -> float:
+    """The number at the end of the note that starts with `prefix`."""
+    return float(next(t for t in texts(frame) if t.startswith(prefix)).split()[-1])
+
+
 def close(a: float, b: float) -> bool:
     return abs(a - b) <= 5e-4 * max(1.0, abs(b))
 
@@ -136,10 +141,8 @@ def test_residual_add_merges_two_streams_at_a_plus_with_true_numbers(chapters, n
 def test_softmax_writes_max_and_sum_from_the_trace(chapters, nano):
     f = at(chapters, nano, "attention", 3, 0.8)
     tr = nano.trace
-    mx = next(t for t in texts(f) if t.startswith("max"))
-    total = next(t for t in texts(f) if t.startswith("Σ e^"))
-    assert close(float(mx.split()[-1]), float(tr["h.0.attn.head0.max"][0, 5]))
-    assert close(float(total.split()[-1]), float(tr["h.0.attn.head0.expsum"][0, 5]))
+    assert close(written(f, "max"), float(tr["h.0.attn.head0.max"][0, 5]))
+    assert close(written(f, "Σ e^"), float(tr["h.0.attn.head0.expsum"][0, 5]))
     probs = tr["h.0.attn.head0.probs"][0, 5, :6]
     heaviest = next(t for t in texts(f) if t.startswith("÷ Σ"))
     assert f"key {int(np.argmax(probs))} gets {probs.max():.3f}" in heaviest
@@ -152,10 +155,8 @@ def test_layer_norm_column_gathers_into_mean_and_rstd(chapters, nano):
     assert 0 < len(f.tiles) <= 48
     g = at(chapters, nano, "layer-norm", 2, 0.6)
     tr = nano.trace
-    mu = next(t for t in texts(g) if t.startswith("μ"))
-    rstd = next(t for t in texts(g) if t.startswith("rstd"))
-    assert close(float(mu.split()[-1]), float(tr["h.0.ln_1.mean"][0, 5]))
-    assert close(float(rstd.split()[-1]), float(tr["h.0.ln_1.rstd"][0, 5]))
+    assert close(written(g, "μ"), float(tr["h.0.ln_1.mean"][0, 5]))
+    assert close(written(g, "rstd"), float(tr["h.0.ln_1.rstd"][0, 5]))
 
 
 def test_gelu_curve_carries_the_columns_values_as_points(chapters, nano):

@@ -82,13 +82,9 @@ def camera_for(text: str, scene, width: int, height: int, panels: bool = True):
 def screen_boxes(scene, camera, width: int, height: int) -> dict[str, list[float]]:
     """{name: [x0, y0, x1, y1]} of every box whose projected bounds (the 8 corners, in front
     of the eye) meet the image, clipped to it; pixels, y down."""
-    from ..scene.picking import box_aabbs
+    from ..scene.labels import box_corners
 
-    lo, hi = box_aabbs(scene)
-    corners = np.stack(
-        [np.where([sx, sy, sz], hi, lo) for sx in (0, 1) for sy in (0, 1) for sz in (0, 1)],
-        axis=1,
-    )  # [N, 8, 3]
+    corners = box_corners(scene)  # [N, 8, 3]
     proj = camera.project(corners.reshape(-1, 3), width, height).reshape(-1, 8, 3)
     in_front = (proj[..., 2] > 0).all(axis=1)
     x0, x1 = proj[..., 0].min(axis=1), proj[..., 0].max(axis=1)

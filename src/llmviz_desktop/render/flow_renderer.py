@@ -9,7 +9,7 @@ import numpy as np
 
 from ..scene.drawing import Drawing
 from ..scene.flow import KINDS, Flows, flow_opacity
-from .programs import load_program
+from .programs import bind_block, load_program
 from .ubo import GLOBALS_BINDING
 
 LINE, LAST_LINE, ARROW, JOIN = 0, 1, 2, 3  # the shader's forms
@@ -50,9 +50,7 @@ class FlowRenderer:
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
         self.program = load_program(ctx, "flow")
-        block = self.program["Globals"]
-        assert isinstance(block, moderngl.UniformBlock)
-        block.binding = GLOBALS_BINDING
+        bind_block(self.program, "Globals", GLOBALS_BINDING)
         self.flows: Flows | None = None
         self._ends = np.zeros((0, 2, 3))
         self._which = np.zeros(0, np.int64)

@@ -23,3 +23,10 @@ def load_program(
     except moderngl.Error as e:
         first = next((ln for ln in str(e).splitlines() if "error" in ln.lower()), str(e))
         raise ShaderSourceError(f"shader {name}: {source.locate(first.strip())}") from None
+
+
+def bind_block(program: moderngl.Program, name: str, binding: int) -> None:
+    """Point the program's uniform block `name` at binding point `binding` (ubo.py)."""
+    block = program[name]
+    assert isinstance(block, moderngl.UniformBlock), name
+    block.binding = binding

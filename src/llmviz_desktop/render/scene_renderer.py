@@ -8,7 +8,7 @@ import numpy as np
 from ..model.threads import release_free_memory
 from ..scene.drawing import Drawing, Motion
 from ..scene.values import BoxValues
-from .programs import load_program
+from .programs import bind_block, load_program
 from .ubo import (
     BOX_INSTANCE,
     BOX_INSTANCE_ATTRS,
@@ -110,12 +110,8 @@ class SceneRenderer:
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
         self.program = load_program(ctx, "tensor_boxes")
-        block = self.program["Globals"]
-        assert isinstance(block, moderngl.UniformBlock)
-        block.binding = GLOBALS_BINDING
-        hl_block = self.program["Highlights"]
-        assert isinstance(hl_block, moderngl.UniformBlock)
-        hl_block.binding = HIGHLIGHTS_BINDING
+        bind_block(self.program, "Globals", GLOBALS_BINDING)
+        bind_block(self.program, "Highlights", HIGHLIGHTS_BINDING)
         self.hl_ubo = ctx.buffer(pack_highlights([]))
         assert self.hl_ubo.size == HIGHLIGHTS_SIZE
         sampler = self.program["u_values"]

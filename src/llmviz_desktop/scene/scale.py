@@ -327,7 +327,9 @@ def _window_sums(sat: np.ndarray, h: int, w: int, pad: int) -> np.ndarray:
     return sat[i1, j1] - sat[i0, j1] - sat[i1, j0] + sat[i0, j0]
 
 
-def _place_cards(scene: Scene, camera: Camera, width, height, rect, taken, out) -> None:
+def boxes_reaching(scene: Scene, camera: Camera, width, height, rect):
+    """(projected pixel rects [N, 4] of every box, [N] whether each is in front of the eye,
+    [N] whether it is in front and reaches into rect: the boxes a card must keep off)."""
     rects, front = projected_rects(scene, camera, width, height, list(range(len(scene.boxes))))
     x0, y0, x1, y1 = rect
     on = (
@@ -337,6 +339,12 @@ def _place_cards(scene: Scene, camera: Camera, width, height, rect, taken, out) 
         & (rects[:, 3] >= y0)
         & (rects[:, 1] <= y1)
     )
+    return rects, front, on
+
+
+def _place_cards(scene: Scene, camera: Camera, width, height, rect, taken, out) -> None:
+    rects, front, on = boxes_reaching(scene, camera, width, height, rect)
+    x0, y0, x1, y1 = rect
     cols, rows = int((x1 - x0) // GRID_PX), int((y1 - y0) // GRID_PX)
     if cols < 1 or rows < 1:
         return

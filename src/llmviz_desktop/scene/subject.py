@@ -12,13 +12,13 @@ free area (the part of the window between the panels):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .camera import Camera
 from .framing import Rect
-from .picking import box_aabbs
+from .labels import box_corners
 
 # the must-hold of issue 15: what a framed subject reaches in the free area
 MIN_SPAN, MIN_LARGEST, MIN_INSIDE = 0.40, 0.10, 0.90
@@ -37,13 +37,7 @@ class SubjectFigures:
         return self.span >= MIN_SPAN and self.largest >= MIN_LARGEST and self.inside >= MIN_INSIDE
 
     def to_dict(self) -> dict:
-        return {
-            "tensors": self.tensors,
-            "box": self.box,
-            "span": self.span,
-            "largest": self.largest,
-            "inside": self.inside,
-        }
+        return asdict(self)
 
 
 def subject_boxes(highlight: Iterable[int], alpha: dict[int, float]) -> list[int]:
@@ -53,24 +47,12 @@ def subject_boxes(highlight: Iterable[int], alpha: dict[int, float]) -> list[int
 
 def projected_rects(scene, camera: Camera, width: int, height: int, boxes: list[int]):
     """[n, 4] unclipped pixel rectangles of the boxes and [n] whether each is wholly in front
-    of the eye."""
-    lo, hi = box_aabbs(scene)
-    idx = np.asarray(boxes, int)
-    corners = np.stack(
-        [
-            np.where([sx, sy, sz], hi[idx], lo[idx])
-            for sx in (0, 1)
-            for sy in (0, 1)
-            for sz in (0, 1)
-        ],
-        axis=1,
-    )  # [n, 8, 3]
+    of the eye (from the corners the label pass caches, labels.box_corners)."""
+    corners = box_corners(scene)[np.asarray(boxes, int)]  # [n, 8, 3]
     near = camera.clip_planes()[0]
     p = camera.project(corners.reshape(-1, 3), width, height).reshape(-1, 8, 3)
     front = (p[..., 2] > near).all(axis=1)
-    rects = np.stack(
-        [p[..., 0].min(1), p[..., 1].min(1), p[..., 0].max(1), p[..., 1].max(1)], axis=1
-    )
+    rects = np.concatenate([p[..., :2].min(axis=1), p[..., :2].max(axis=1)], axis=1)
     return rects, front
 
 

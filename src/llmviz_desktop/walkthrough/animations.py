@@ -43,6 +43,12 @@ def _column_numbers(frame, model, k: int, numbers: str) -> None:
             )
 
 
+def then_every_column(frame, box: int, t: int, T: int, u: float) -> None:
+    """After column t has been worked through, the other columns follow at once: by u = 1
+    all T columns are computed."""
+    frame.reveal[box] = ((t + 1 + u * (T - t - 1)) / T, ORDER_CODE["columns"])
+
+
 def _column_reveal(frame, box: int, cols_done: float, n_cols: int) -> None:
     frame.reveal[box] = (min(cols_done / n_cols, 1.0), ORDER_CODE["columns"])
 
@@ -362,7 +368,7 @@ def _softmax(frame, step, p, model) -> None:
         frame.reveal[box] = ((t + phase(p, a, b)) / T, ORDER_CODE["columns"])
     if p >= 0.9:
         for box in parts:
-            frame.reveal[box] = ((t + 1 + phase(p, 0.9, 1.0) * (T - t - 1)) / T, 0)
+            then_every_column(frame, box, t, T, phase(p, 0.9, 1.0))
     s_box, m_box, e_box, p_box = (scene.boxes[k] for k in parts)
     rows = s_box.rows
     frame.cells.append(Highlight(parts[0], Role.LINE, -1, -1, t, t + 1))
@@ -419,7 +425,7 @@ def _layernorm(frame, step, p, model) -> None:
         frame.reveal[box] = ((t + phase(p, a, b)) / T, ORDER_CODE["columns"])
     if p >= 0.8:
         for box in parts:
-            frame.reveal[box] = ((t + 1 + phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
+            then_every_column(frame, box, t, T, phase(p, 0.8, 1.0))
     for name in (ln[n] for n in ("weight", "bias") if n in ln):
         if name in idx and 0.5 <= p < 0.8:
             frame.cells.append(Highlight(idx[name], Role.SOURCE, -1, -1, -1, -1))
@@ -740,7 +746,7 @@ def _add(frame, step, p, model) -> None:
             f"row 0 at t = {t}: {names[0].title} {fmt(a)} + {names[1].title} {fmt(b)} = {fmt(y)}"
         )
     if p >= 0.65:
-        frame.reveal[out_k] = ((t + 1 + phase(p, 0.65, 0.95) * (T - t - 1)) / T, 0)
+        then_every_column(frame, out_k, t, T, phase(p, 0.65, 0.95))
     frame.caption.insert(0, f"column t = {t}: stream + block output, cell by cell")
     # close on the '+' while the streams merge, back to the step's view as the rest adds up
     above = scene.boxes[ins[-1]] if ins else out
@@ -815,7 +821,7 @@ def _gelu(frame, step, p, model) -> None:
         )
         frame.caption.append(f"row {k} at t = {t}: {text}")
     if p >= 0.75:
-        frame.reveal[g_k] = ((t + 1 + phase(p, 0.8, 1.0) * (T - t - 1)) / T, 0)
+        then_every_column(frame, g_k, t, T, phase(p, 0.8, 1.0))
         frame.caption.append(
             f"all {n} values of column t = {t} through the curve; then every column"
         )
@@ -873,7 +879,7 @@ def _weighted(frame, step, p, model) -> None:
     if fly_u >= 1:
         frame.cells.append(Highlight(o_k, Role.CELL, -1, -1, t, t + 1))
     if p >= 0.75:
-        frame.reveal[o_k] = ((t + 1 + phase(p, 0.78, 1.0) * (T - t - 1)) / T, 0)
+        then_every_column(frame, o_k, t, T, phase(p, 0.78, 1.0))
 
 
 def _compare(frame, step, p, model) -> None:
